@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sample misc device `/dev/acrn_rs_sample` on the acrn-rs kernel extensions (`rust/`).
+//!
+//! Each open file holds one `u64` behind a mutex; ioctls set, get, exchange and add to it
+//! (see `acrn_rs_sample.h`), and report how many files are open. The selftests in
+//! `selftests/rust_misc` drive it to check the misc device abstraction (open, release,
+//! per-file state, module reference), the typed ioctl arguments (`EFAULT` on bad pointers,
+//! `ENOTTY` for unknown commands) and concurrent use.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::{
+    bindings, c_str,
+    ioctl::{_IO, _IOR, _IOW, _IOWR},
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    types::{AsBytes, FromBytes},
+};
+
+#[path = "../../rust/lib.rs"]
+mod kext;
+
+use kext::{
+    ioctl::IoctlArg,
+    miscdev::{MiscDevice, Registration},
+};
+
+module! {
+    type: SampleMisc,
+    name: "acrn_rs_sample_misc",
+    author: "acrn-rs developers",
+    description: "Sample misc device on the acrn-rs kernel extensions",
+    license: "GPL",
+}
+
+const SAMPLE_TYPE: u32 = 0xA3;
+const SAMPLE_SET: u32 = _IOW::<u64>(SAMPLE_TYPE, 0x00);
+const SAMPLE_GET: u32 = _IOR::<u64>(SAMPLE_TYPE, 0x01);
+const SAMPLE_XCHG: u32 = _IOWR::<Xchg>(SAMPLE_TYPE, 0x02);
+const SAMPLE_ADD: u32 = _IO(SAMPLE_TYPE, 0x03);
+const SAMPLE_OPEN_FILES: u32 = _IO(SAMPLE_TYPE, 0x04);
+
+/// `struct acrn_rs_sample_xchg`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Xchg {
+    value: u64,
+    old: u64,
+}
+
+// SAFETY: Two `u64`s: every bit pattern is valid.
+unsafe impl FromBytes for Xchg {}
+// SAFETY: Two `u64`s in a `repr(C)` struct: no padding, no uninitialised bytes.
+unsafe impl AsBytes for Xchg {}
+
+/// Number of open files of the device.
+static OPEN_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// The state of one open file.
+#[pin_data(PinnedDrop)]
+struct SampleFile {
+    #[pin]
+    value: Mutex<u64>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for SampleFile {
+    fn drop(self: Pin<&mut Self>) {
+        OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl SampleFile {
+    fn xchg(&self, arg: IoctlArg) -> Result<isize> {
+        let mut xchg: Xchg = arg.read()?;
+        {
+            let mut value = self.value.lock();
+            xchg.old = *value;
+            *value = xchg.value;
+        }
+        // The guard is dropped before copying out to userspace. If the copy out fails, the
+        // exchange is undone (unless another caller changed the value meanwhile), so a failed
+        // command leaves the state as it was.
+        if let Err(e) = arg.write(&xchg) {
+            let mut value = self.value.lock();
+            if *value == xchg.value {
+                *value = xchg.old;
+            }
+            return Err(e);
+        }
+        Ok(0)
+    }
+
+    fn add(&self, arg: IoctlArg) -> Result<isize> {
+        let mut value = self.value.lock();
+        let sum = value
+            .checked_add(arg.value() as u64)
+            .ok_or(Error::from_errno(-(bindings::EOVERFLOW as i32)))?;
+        *value = sum;
+        Ok(0)
+    }
+}
+
+#[vtable]
+impl MiscDevice for SampleFile {
+    type Ptr = Pin<KBox<SampleFile>>;
+
+    fn open() -> Result<Self::Ptr> {
+        let file = KBox::pin_init(
+            pin_init!(SampleFile {
+                value <- new_mutex!(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        OPEN_FILES.fetch_add(1, Ordering::Relaxed);
+        Ok(file)
+    }
+
+    fn ioctl(me: Pin<&SampleFile>, arg: IoctlArg) -> Result<isize> {
+        match arg.cmd() {
+            SAMPLE_SET => {
+                let new: u64 = arg.read()?;
+                *me.value.lock() = new;
+                Ok(0)
+            }
+            SAMPLE_GET => {
+                let value = *me.value.lock();
+                arg.write(&value)?;
+                Ok(0)
+            }
+            SAMPLE_XCHG => me.xchg(arg),
+            SAMPLE_ADD => me.add(arg),
+            SAMPLE_OPEN_FILES => Ok(OPEN_FILES.load(Ordering::Relaxed) as isize),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+struct SampleMisc {
+    _device: Registration<SampleFile>,
+}
+
+impl kernel::Module for SampleMisc {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        Ok(Self {
+            _device: Registration::register(c_str!("acrn_rs_sample"), module)?,
+        })
+    }
+}
