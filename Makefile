@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+# acrn-rs: the ACRN Service VM stack in Rust. See README.md.
+#
+#   make deps                     install the toolchain (apt, rustup component, bindgen-cli)
+#   make kernel                   build (or reuse) the test kernel in the cache
+#   make / make modules           build our modules against KDIR
+#   make check                    all tests: host cargo tests + modules + selftests in QEMU
+#   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
+#   make run                      boot the Service VM in QEMU with our modules, to a shell
+#   make install                  install the modules (INSTALL_MOD_PATH honoured)
+#
+# KDIR may name any Rust-enabled Linux 6.12 build tree; by default it is the cached test
+# kernel of FLAVOUR (debug: lock/KASAN/kmemleak checking; release: for benchmarks).
+
+FLAVOUR ?= debug
+LLVM ?= -16
+DEFAULT_KDIR := $(shell scripts/kernel.sh --print-dir $(FLAVOUR))
+KDIR ?= $(DEFAULT_KDIR)
+KSRC ?= $(if $(wildcard $(KDIR)/source),$(KDIR)/source,$(KDIR))
+BUILD ?= $(CURDIR)/build
+SUITE ?=
+HSM ?= rust
+CLIPPY ?= 1
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
+
+all: modules
+
+deps:
+	scripts/deps.sh
+
+kernel:
+	scripts/kernel.sh $(FLAVOUR)
+
+# The cached kernel is built on demand; a KDIR given by the user is used as it is.
+ifeq ($(KDIR),$(DEFAULT_KDIR))
+$(KDIR)/.done:
+	scripts/kernel.sh $(FLAVOUR)
+KERNEL_DEP := $(KDIR)/.done
+endif
+
+modules: $(KERNEL_DEP)
+	$(KMAKE) CLIPPY=$(CLIPPY) modules
+	rm -rf $(BUILD)/modules && mkdir -p $(BUILD)/modules
+	sed 's/\.o$$/.ko/' modules.order | xargs -I{} cp {} $(BUILD)/modules/
+
+install: modules
+	$(KMAKE) modules_install
+
+selftests: $(KERNEL_DEP)
+	rm -rf $(BUILD)/selftests
+	$(MAKE) -C selftests KSRC=$(KSRC) OUTPUT=$(BUILD)/selftests
+
+initramfs: modules selftests
+	scripts/initramfs.sh --kernel-dir $(KDIR) --modules $(BUILD)/modules \
+		--selftests $(BUILD)/selftests --out $(BUILD)/initramfs.cpio.gz
+
+check:
+	scripts/check.sh
+
+selftest: initramfs
+	scripts/qemu-run.sh --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \
+		--append "acrn_rs.hsm=$(HSM) $(if $(SUITE),acrn_rs.suites=$(SUITE))" --log $(BUILD)/selftest.log \
+		> /dev/null || true
+	scripts/results.py guest --expect-end $(BUILD)/selftest.log
+
+run: initramfs
+	scripts/qemu-run.sh --interactive --kernel $(KDIR)/arch/x86/boot/bzImage \
+		--initrd $(BUILD)/initramfs.cpio.gz --append "acrn_rs.mode=shell acrn_rs.hsm=$(HSM)"
+
+clean:
+	-$(KMAKE) clean
+	rm -rf $(BUILD)
+
+.PHONY: all deps kernel modules install selftests initramfs check selftest run clean

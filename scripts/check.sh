@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make check`: every test of acrn-rs, in order, ending with one line `N passed, N failed`.
+#
+#   1. deps and the cached debug kernel (built on first use)
+#   2. host tests: `cargo test` of every host-testable Rust crate, the script unit tests
+#   3. lint: rustfmt and clippy (clippy runs on kernel code through the module build)
+#   4. module build, selftest build, initramfs
+#   5. one QEMU/TCG boot of the Service VM running all selftest suites
+#
+# A failed build or lint step counts as one failed test; passing build steps count nothing.
+# Logs go to build/results/<stage>.log, summaries to build/results/<stage>.summary.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+BUILD=${BUILD:-$REPO_ROOT/build}
+RESULTS=$BUILD/results
+HOST_CRATES=(uapi/rust hypervisor)
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+
+say() { printf 'check: %s\n' "$*"; }
+
+# run_step NAME CMD...: a step that is no test by itself; its failure counts as one.
+run_step() {
+	local name=$1; shift
+	local t0=$SECONDS
+	if "$@" >"$RESULTS/$name.log" 2>&1; then
+		echo "0 passed, 0 failed" >"$RESULTS/$name.summary"
+		say "$name: ok ($((SECONDS - t0)) s)"
+		return 0
+	fi
+	echo "0 passed, 1 failed" >"$RESULTS/$name.summary"
+	say "$name: FAILED ($((SECONDS - t0)) s), last lines of $RESULTS/$name.log:"
+	tail -n 25 "$RESULTS/$name.log" | sed 's/^/    /'
+	return 1
+}
+
+# run_tests NAME "MODE [ARGS]" CMD...: a test run whose log `results.py MODE LOG ARGS` counts.
+run_tests() {
+	local name=$1 parser
+	read -ra parser <<<"$2"
+	shift 2
+	local t0=$SECONDS
+	"$@" >"$RESULTS/$name.log" 2>&1
+	scripts/results.py "${parser[0]}" "$RESULTS/$name.log" "${parser[@]:1}" >"$RESULTS/$name.out" 2>&1
+	tail -n 1 "$RESULTS/$name.out" >"$RESULTS/$name.summary"
+	grep '^FAIL' "$RESULTS/$name.out" | sed 's/^/    /'
+	say "$name: $(cat "$RESULTS/$name.summary") ($((SECONDS - t0)) s)"
+}
+
+finish() {
+	scripts/results.py sum "$RESULTS"/*.summary
+	exit $?
+}
+
+run_step deps scripts/deps.sh || finish
+run_step kernel scripts/kernel.sh debug || finish
+KDIR=$(scripts/kernel.sh --print-dir debug)
+export ACRN_KERNEL_SRC=$KDIR/source
+say "kernel: $KDIR (built in $(cat "$KDIR/build-seconds") s)"
+
+for crate in "${HOST_CRATES[@]}"; do
+	name=host-$(echo "$crate" | tr / -)
+	run_tests "$name" cargo cargo test --locked --manifest-path "$crate/Cargo.toml"
+	run_step "lint-$name" sh -c "cargo fmt --manifest-path $crate/Cargo.toml --check &&
+		cargo clippy --locked --manifest-path $crate/Cargo.toml --all-targets -- -D warnings"
+done
+run_tests host-scripts unittest python3 -m unittest discover -s scripts/tests -v
+run_step lint-kernel-rustfmt sh -c "git ls-files -co --exclude-standard '*.rs' |
+	grep -v -e '^uapi/rust/' -e '^hypervisor/' | xargs -r rustfmt --check --edition 2021"
+
+# Kernel code is linted by clippy during the module build (CLIPPY=1, warnings are errors).
+run_step modules make -s modules KDIR="$KDIR" &&
+	run_step selftests make -s selftests KDIR="$KDIR" &&
+	run_step initramfs make -s initramfs KDIR="$KDIR" &&
+	run_tests guest "guest --expect-end" scripts/qemu-run.sh --timeout 1500 \
+		--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \
+		--log "$RESULTS/guest-console.log"
+finish

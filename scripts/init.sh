@@ -1,0 +1,138 @@
+#!/bin/sh
+# /init of the acrn-rs test initramfs (busybox sh); installed by scripts/initramfs.sh.
+#
+# Kernel command line:
+#   acrn_rs.mode=test|shell   run the kselftests and power off (default), or give a shell on ttyS0
+#   acrn_rs.suites=a,b        suites to run, in this order (default: all of kselftest-list.txt)
+#   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
+#
+# Test mode prints "acrn-rs-tests: begin", the TAP 13 stream of the kernel's kselftest runner
+# (tools/testing/selftests/kselftest/runner.sh), a kmemleak summary and "acrn-rs-tests: end";
+# scripts/results.py parses it from the serial log.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || true
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+mount -t tmpfs tmpfs /tmp
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/ TERM=${TERM:-linux}
+
+SELFTESTS=/selftests
+KMEMLEAK=/sys/kernel/debug/kmemleak
+DEFAULT_TIMEOUT=45
+
+mode=test suites= hsm=rust
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	acrn_rs.mode=*) mode=${arg#*=} ;;
+	acrn_rs.suites=*) suites=${arg#*=} ;;
+	acrn_rs.hsm=*) hsm=${arg#*=} ;;
+	esac
+done
+case "$hsm" in
+c) export HSM_KIND=c HSM_MODULE=acrn ;;
+*) export HSM_KIND=rust HSM_MODULE=acrn_hsm ;;
+esac
+
+# The "suite:prog" lines to run: all of kselftest-list.txt, or those of the chosen suites
+# in the order given. An unknown suite is reported (results.py counts it as a failure).
+select_tests() {
+	local list s
+	list=$SELFTESTS/kselftest-list.txt
+	[ -r "$list" ] || return 0
+	if [ -z "$suites" ]; then
+		grep -v '^[[:space:]]*\(#\|$\)' "$list"
+		return 0
+	fi
+	for s in $(echo "$suites" | tr ',' ' '); do
+		grep "^$s:" "$list" || echo "acrn-rs-tests: error: unknown suite $s" >&2
+	done
+}
+
+# Timeout in seconds of a suite: timeout=N in its settings file, else 45 (0 = none).
+suite_timeout() {
+	local t
+	t=$(sed -n 's/^timeout=\([0-9][0-9]*\).*/\1/p' "$SELFTESTS/$1/settings" 2>/dev/null | tail -n 1)
+	echo "${t:-$DEFAULT_TIMEOUT}"
+}
+
+# run_one NUM SUITE PROG: one program, output prefixed with "# ", then its TAP result line.
+# The program runs in its own session and process group; on timeout the whole group gets
+# SIGTERM, then SIGKILL 5 s later, so that children left behind cannot hold the output pipe.
+run_one() {
+	local num=$1 suite=$2 prog=$3 hdr t rc
+	hdr="selftests: $suite: $prog"
+	echo "# $hdr"
+	if [ ! -e "$SELFTESTS/$suite/$prog" ]; then
+		echo "# Warning: file $suite/$prog is missing!"
+		echo "not ok $num $hdr"
+		return
+	fi
+	t=$(suite_timeout "$suite")
+	rm -f /tmp/.rc /tmp/.timedout
+	(
+		cd "$SELFTESTS/$suite" || exit 1
+		setsid "./$prog" </dev/null 2>&1 &
+		pid=$! watchdog=
+		if [ "$t" -gt 0 ]; then
+			(sleep "$t"; touch /tmp/.timedout; kill -TERM -"$pid"; sleep 5; kill -KILL -"$pid") \
+				</dev/null >/dev/null 2>&1 &
+			watchdog=$!
+		fi
+		wait "$pid"
+		echo $? >/tmp/.rc
+		[ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
+	) 2>&1 | sed 's/^/# /'
+	rc=$(cat /tmp/.rc 2>/dev/null || echo 1)
+	if [ -e /tmp/.timedout ]; then
+		echo "#"
+		echo "not ok $num $hdr # TIMEOUT $t seconds"
+	elif [ "$rc" = 0 ]; then
+		echo "ok $num $hdr"
+	elif [ "$rc" = 4 ]; then
+		echo "ok $num $hdr # SKIP"
+	else
+		echo "not ok $num $hdr # exit=$rc"
+	fi
+}
+
+run_tests() {
+	# kmemleak baseline: what boot leaked is reported by a scan and then cleared, so the scan
+	# after the tests reports only what leaked while they ran. (A clear alone would not do:
+	# it only forgets objects an earlier scan reported.)
+	if [ -w "$KMEMLEAK" ]; then
+		echo scan >"$KMEMLEAK"
+		echo clear >"$KMEMLEAK"
+	fi
+	echo "acrn-rs-tests: begin"
+	select_tests >/tmp/.tests 2>/tmp/.errors
+	cat /tmp/.errors
+	echo "TAP version 13"
+	echo "1..$(grep -c . /tmp/.tests)"
+	num=0
+	while IFS=: read -r suite prog; do
+		num=$((num + 1))
+		run_one "$num" "$suite" "$prog" </dev/null
+	done </tmp/.tests
+	if [ -e "$KMEMLEAK" ]; then
+		sleep 6
+		echo scan >"$KMEMLEAK"
+		echo scan >"$KMEMLEAK"
+		echo "acrn-rs-tests: kmemleak: $(grep -c 'unreferenced object' "$KMEMLEAK")"
+		sed 's/^/# kmemleak: /' "$KMEMLEAK"
+	fi
+	echo "acrn-rs-tests: end"
+}
+
+if [ "$mode" = shell ]; then
+	echo "acrn-rs: shell on the console (HSM_MODULE=$HSM_MODULE); tests in $SELFTESTS; exit to power off"
+	# This child of PID 1 is no process-group leader: setsid does not fork again, so init waits
+	# for the shell (with job control, as cttyhack makes ttyS0 its controlling terminal).
+	setsid cttyhack sh
+else
+	run_tests
+fi
+sync
+poweroff -f

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Boot a kernel and initramfs in QEMU (TCG, q35, -cpu max with SVM) with the console on ttyS0.
+#
+#   scripts/qemu-run.sh --kernel BZIMAGE --initrd CPIO [--append "extra args"] [--log FILE]
+#                       [--timeout SEC] [--smp N] [--mem SIZE] [--interactive]
+#
+# Default: the serial console goes to stdout and to --log, stdin is /dev/null, and QEMU is
+# killed after --timeout seconds (default 900; "qemu-run: timeout after N s" is logged and the
+# exit status is 124). Otherwise the exit status is QEMU's. --interactive: serial and QEMU
+# monitor on the terminal (Ctrl-A X quits, Ctrl-A C switches to the monitor), no timeout.
+# SMP and MEM in the environment give the defaults of --smp (2) and --mem (2G).
+set -euo pipefail
+
+usage() { sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+die() { printf 'qemu-run: %s\n' "$*" >&2; exit 2; }
+
+kernel= initrd= extra= log= timeout=900 smp=${SMP:-2} mem=${MEM:-2G} interactive=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--initrd) initrd=${2:?}; shift 2 ;;
+	--append) extra=${2?}; shift 2 ;;
+	--log) log=${2:?}; shift 2 ;;
+	--timeout) timeout=${2:?}; shift 2 ;;
+	--smp) smp=${2:?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	# Reserved: --hypervisor ELF will boot the ACRN hypervisor ELF as -kernel, with the bzImage
+	# and the initrd as its multiboot modules (-initrd "bzImage args,initrd").
+	--hypervisor) die "--hypervisor is not implemented yet" ;;
+	-h|--help) usage ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[ -n "$kernel" ] && [ -n "$initrd" ] || usage
+[ -f "$kernel" ] || die "kernel $kernel not found"
+[ -f "$initrd" ] || die "initrd $initrd not found"
+case "$timeout" in ''|*[!0-9]*) die "--timeout wants whole seconds" ;; esac
+
+append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 oops=panic printk.time=1 loglevel=7"
+[ -z "$extra" ] || append="$append $extra"
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "$mem" -smp "$smp"
+	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$append")
+
+if [ $interactive = 1 ]; then
+	exec "${qemu[@]}" -serial mon:stdio
+fi
+
+[ -n "$log" ] || log=/dev/null
+[ "$log" = /dev/null ] || mkdir -p "$(dirname "$log")"
+set +e
+timeout --kill-after=10 "$timeout" "${qemu[@]}" -serial stdio -monitor none </dev/null 2>&1 |
+	tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	msg="qemu-run: timeout after $timeout s"
+	echo "$msg"
+	[ "$log" = /dev/null ] || echo "$msg" >>"$log"
+	exit 124
+fi
+exit "$rc"
