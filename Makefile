@@ -64,9 +64,8 @@ selftest: initramfs
 		> /dev/null || true
 	scripts/results.py guest --expect-end $(BUILD)/selftest.log
 
-run: initramfs
-	scripts/qemu-run.sh --interactive --kernel $(KDIR)/arch/x86/boot/bzImage \
-		--initrd $(BUILD)/initramfs.cpio.gz --append "acrn_rs.mode=shell acrn_rs.hsm=$(HSM)"
+run:
+	scripts/run.sh acrn_rs.hsm=$(HSM)
 
 clean:
 	-$(KMAKE) clean

@@ -26,9 +26,10 @@ kernel_key() {
 	h=$( {
 		cat "$REPO_ROOT/scripts/kconfig/base.config" "$REPO_ROOT/scripts/kconfig/$flavour.config"
 		echo "recipe $KERNEL_RECIPE"
-		rustc --version
-		"clang$LLVM_SUFFIX" --version | head -n1
-		bindgen --version 2>/dev/null
+		# Before `make deps` a tool may be missing: the key is then simply another one.
+		rustc --version 2>/dev/null || echo "no rustc"
+		"clang$LLVM_SUFFIX" --version 2>/dev/null | head -n1 || echo "no clang"
+		bindgen --version 2>/dev/null || echo "no bindgen"
 	} | sha256sum | cut -c1-12)
 	printf 'linux-%s-%s-%s\n' "$(kernel_src_version)" "$flavour" "$h"
 }
