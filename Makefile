@@ -4,6 +4,7 @@
 #   make deps                     install the toolchain (apt, rustup component, bindgen-cli)
 #   make kernel                   build (or reuse) the test kernel in the cache
 #   make / make modules           build our modules against KDIR
+#   make hypervisor               build the hypervisor into build/acrn-hv.elf
 #   make check                    all tests: host cargo tests + modules + selftests in QEMU
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
 #   make run                      boot the Service VM in QEMU with our modules, to a shell
@@ -55,6 +56,12 @@ initramfs: modules selftests
 	scripts/initramfs.sh --kernel-dir $(KDIR) --modules $(BUILD)/modules \
 		--selftests $(BUILD)/selftests --out $(BUILD)/initramfs.cpio.gz
 
+# The hypervisor: a multiboot1 ELF for x86_64-unknown-none (hypervisor/hv).
+HV_TARGET := x86_64-unknown-none
+hypervisor:
+	cd hypervisor && cargo build --locked --release -p acrn-hv --target $(HV_TARGET)
+	mkdir -p $(BUILD) && cp hypervisor/target/$(HV_TARGET)/release/acrn-hv $(BUILD)/acrn-hv.elf
+
 check:
 	scripts/check.sh
 
@@ -71,4 +78,4 @@ clean:
 	-$(KMAKE) clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps kernel modules install selftests initramfs check selftest run clean
+.PHONY: all deps kernel modules install selftests initramfs hypervisor check selftest run clean

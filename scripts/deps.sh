@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what acrn-rs needs on a Debian 12 machine: the LLVM-16 toolchain, Debian's
-# linux-source-6.12, QEMU, busybox and kernel build tools; rustup's rust-src; bindgen-cli.
+# linux-source-6.12, QEMU, busybox and kernel build tools; rustup's rust-src and the
+# x86_64-unknown-none target (hypervisor); bindgen-cli.
 # Idempotent: when everything is present it only checks and returns in about a second.
 set -euo pipefail
 
@@ -40,6 +41,12 @@ fi
 if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
 	log "adding rustup component rust-src"
 	rustup component add rust-src
+fi
+
+# The hypervisor (hypervisor/hv) is built for the bare-metal x86-64 target.
+if ! rustup target list --installed 2>/dev/null | grep -qx 'x86_64-unknown-none'; then
+	log "adding rustup target x86_64-unknown-none"
+	rustup target add x86_64-unknown-none
 fi
 
 if ! command -v bindgen >/dev/null 2>&1 || [ "$(bindgen --version | awk '{print $2}')" != "$BINDGEN_VERSION" ]; then
