@@ -10,5 +10,7 @@
 //! A module uses only part of this code, so unused items are allowed here.
 #![allow(dead_code)]
 
+pub(crate) mod eventfd;
 pub(crate) mod ioctl;
 pub(crate) mod miscdev;
+pub(crate) mod worker;

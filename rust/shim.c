@@ -3,9 +3,17 @@
  * C side of the acrn-rs kernel extensions. Not built on its own: a module's C shim
  * #includes this file, so each module carries its own private copy.
  */
+#include <linux/err.h>
+#include <linux/file.h>
+#include <linux/kthread.h>
 #include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/wait.h>
 #include "shim.h"
+
+/* ---------------------------------------------------------------- misc device */
 
 /*
  * Registers a misc device with a dynamic minor. On success *out holds an opaque handle for
@@ -35,4 +43,188 @@ void acrn_rs_misc_deregister(void *misc)
 {
 	misc_deregister(misc);
 	kfree(misc);
+}
+
+/* ---------------------------------------------------------------- poll hook */
+
+/* A wait-queue entry on a polled file, calling @wake for events in @mask. */
+struct acrn_rs_poll {
+	wait_queue_entry_t wait;
+	poll_table table;
+	wait_queue_head_t *wqh;
+	struct file *file;
+	void (*wake)(void *data, u32 mask);
+	void *data;
+	u32 mask;
+};
+
+static void acrn_rs_poll_queue(struct file *file, wait_queue_head_t *wqh, poll_table *pt)
+{
+	struct acrn_rs_poll *p = container_of(pt, struct acrn_rs_poll, table);
+
+	/* Files with one wait queue only (eventfd, tap): a second call would be a bug. */
+	if (WARN_ON_ONCE(p->wqh))
+		return;
+	p->wqh = wqh;
+	add_wait_queue(wqh, &p->wait);
+}
+
+/* Runs under the wait queue's lock, possibly with interrupts off. */
+static int acrn_rs_poll_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
+{
+	struct acrn_rs_poll *p = container_of(wait, struct acrn_rs_poll, wait);
+	u32 mask = (__force u32)key_to_poll(key);
+
+	if (mask & p->mask)
+		p->wake(p->data, mask & p->mask);
+	return 0;
+}
+
+/*
+ * Hooks @wake onto the wait queue of the file open as @fd, holding a file reference until
+ * acrn_rs_poll_stop(). *@ready gets the events already pending. ERR_PTR(-EBADF) for a bad
+ * fd, ERR_PTR(-EINVAL) for a file without a wait queue.
+ */
+void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), void *data,
+			 u32 *ready)
+{
+	struct acrn_rs_poll *p;
+	__poll_t events;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	p->file = fget(fd);
+	if (!p->file) {
+		kfree(p);
+		return ERR_PTR(-EBADF);
+	}
+	p->wake = wake;
+	p->data = data;
+	p->mask = mask;
+	init_waitqueue_func_entry(&p->wait, acrn_rs_poll_wakeup);
+	init_poll_funcptr(&p->table, acrn_rs_poll_queue);
+	events = vfs_poll(p->file, &p->table);
+	if (!p->wqh) {
+		fput(p->file);
+		kfree(p);
+		return ERR_PTR(-EINVAL);
+	}
+	*ready = (__force u32)events & mask;
+	return p;
+}
+
+/* Unhooks; once this returns, the wake function is neither running nor called again. */
+void acrn_rs_poll_stop(void *poll)
+{
+	struct acrn_rs_poll *p = poll;
+
+	remove_wait_queue(p->wqh, &p->wait);
+	fput(p->file);
+	kfree(p);
+}
+
+/* ---------------------------------------------------------------- worker thread */
+
+/* A kernel thread running @run in the mm of the task that created it. */
+struct acrn_rs_worker {
+	struct task_struct *task;
+	struct mm_struct *mm;
+	void (*run)(void *data);
+	void *data;
+	wait_queue_head_t flushed;
+	/* Runs requested and runs finished; a request while pending coalesces. */
+	atomic64_t requested;
+	atomic64_t done;
+	unsigned long pending;
+};
+
+static int acrn_rs_worker_fn(void *arg)
+{
+	struct acrn_rs_worker *w = arg;
+	s64 seen;
+
+	kthread_use_mm(w->mm);
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		if (!test_and_clear_bit(0, &w->pending)) {
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+		/* Every request up to here is served by this run. */
+		seen = atomic64_read(&w->requested);
+		w->run(w->data);
+		/* Release: a flusher that sees this count sees the run's effects. */
+		atomic64_set_release(&w->done, seen);
+		wake_up_all(&w->flushed);
+		cond_resched();
+	}
+	kthread_unuse_mm(w->mm);
+	return 0;
+}
+
+/* Starts a worker named "<name>-<pid>" in current's mm; ERR_PTR(-EINVAL) without an mm. */
+void *acrn_rs_worker_create(const char *name, void (*run)(void *data), void *data)
+{
+	struct acrn_rs_worker *w;
+	struct task_struct *task;
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	w->mm = get_task_mm(current);
+	if (!w->mm) {
+		kfree(w);
+		return ERR_PTR(-EINVAL);
+	}
+	w->run = run;
+	w->data = data;
+	init_waitqueue_head(&w->flushed);
+	atomic64_set(&w->requested, 0);
+	atomic64_set(&w->done, 0);
+	task = kthread_create(acrn_rs_worker_fn, w, "%s-%d", name, current->pid);
+	if (IS_ERR(task)) {
+		mmput(w->mm);
+		kfree(w);
+		return ERR_CAST(task);
+	}
+	w->task = task;
+	wake_up_process(task);
+	return w;
+}
+
+/* Requests a run; callable in atomic context. */
+void acrn_rs_worker_wake(void *worker)
+{
+	struct acrn_rs_worker *w = worker;
+
+	atomic64_inc(&w->requested);
+	/* Order the request count before the pending bit the worker tests. */
+	smp_mb__before_atomic();
+	if (!test_and_set_bit(0, &w->pending))
+		wake_up_process(w->task);
+}
+
+/* Waits until the runs requested before this call have finished. */
+void acrn_rs_worker_flush(void *worker)
+{
+	struct acrn_rs_worker *w = worker;
+	s64 target = atomic64_read(&w->requested);
+
+	wait_event(w->flushed, atomic64_read_acquire(&w->done) >= target);
+}
+
+/* Stops the thread (after its current run) and drops the mm reference. */
+void acrn_rs_worker_destroy(void *worker)
+{
+	struct acrn_rs_worker *w = worker;
+
+	kthread_stop(w->task);
+	mmput(w->mm);
+	kfree(w);
 }

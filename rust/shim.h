@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C side of the acrn-rs kernel extensions (rust/lib.rs): what bindgen can not reach in 6.12
- * (struct miscdevice and misc_register() are not in the kernel crate's bindings).
+ * (struct miscdevice, misc_register(), wait-queue entries with a custom wake function,
+ * vfs_poll(), set_current_state() and friends are macros, inlines or absent).
  */
 #ifndef ACRN_RS_SHIM_H
 #define ACRN_RS_SHIM_H
+
+#include <linux/types.h>
 
 struct file_operations;
 
 int acrn_rs_misc_register(const char *name, const struct file_operations *fops, void **out);
 void acrn_rs_misc_deregister(void *misc);
+
+void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), void *data,
+			 u32 *ready);
+void acrn_rs_poll_stop(void *poll);
+
+void *acrn_rs_worker_create(const char *name, void (*run)(void *data), void *data);
+void acrn_rs_worker_wake(void *worker);
+void acrn_rs_worker_flush(void *worker);
+void acrn_rs_worker_destroy(void *worker);
 
 #endif

@@ -5,8 +5,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -272,6 +274,215 @@ TEST_F(dev, concurrent_ioctls_and_opens)
 	ASSERT_EQ(0, get_value(self->fd, &v));
 	EXPECT_EQ(THREADS * ADDS_PER_THREAD, v);
 	EXPECT_EQ(base, ioctl(self->fd, ACRN_RS_SAMPLE_OPEN_FILES));
+}
+
+/* ---------------------------------------------------------------- kick / worker / call */
+
+static int set_kick(int fd, int kick, int call, volatile void *counter)
+{
+	struct acrn_rs_sample_kick k = {
+		.kick_fd = kick,
+		.call_fd = call,
+		.counter_addr = (uintptr_t)counter,
+	};
+
+	return ioctl(fd, ACRN_RS_SAMPLE_SET_KICK, &k);
+}
+
+static int kick(int efd)
+{
+	uint64_t one = 1;
+
+	return write(efd, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+/* Waits up to @ms for the eventfd to be signalled; returns its count (0 on timeout). */
+static uint64_t wait_call(int efd, int ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t count;
+
+	if (poll(&p, 1, ms) != 1 || read(efd, &count, sizeof(count)) != sizeof(count))
+		return 0;
+	return count;
+}
+
+TEST_F(dev, kick_runs_worker_in_owner_mm_and_signals_call)
+{
+	int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	volatile __u64 counter = 0;
+
+	ASSERT_LE(0, k);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, set_kick(self->fd, k, c, &counter));
+	/* One kick at a time: each gives exactly one run, which updates our memory. */
+	for (int i = 0; i < 500; i++) {
+		ASSERT_EQ(0, kick(k));
+		ASSERT_EQ(1, wait_call(c, 5000)) TH_LOG("kick %d: no call", i);
+		ASSERT_EQ(i + 1, counter);
+	}
+	EXPECT_EQ(0, ioctl(self->fd, ACRN_RS_SAMPLE_FAULTS));
+	ASSERT_EQ(0, set_kick(self->fd, -1, -1, NULL));
+	close(k);
+	close(c);
+}
+
+TEST_F(dev, kick_pending_before_hook_runs_at_once)
+{
+	int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	volatile __u64 counter = 0;
+
+	ASSERT_EQ(0, kick(k));
+	ASSERT_EQ(0, set_kick(self->fd, k, c, &counter));
+	EXPECT_EQ(1, wait_call(c, 5000));
+	EXPECT_EQ(1, counter);
+	close(k);
+	close(c);
+}
+
+TEST_F(dev, kick_with_bad_counter_address_faults_cleanly)
+{
+	volatile __u64 *addrs[] = { (void *)8, (void *)0xffffffff81000000UL };
+
+	for (int i = 0; i < 2; i++) {
+		/* Fresh eventfds: a hooked kick eventfd with a count fires at once (as vhost). */
+		int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+
+		ASSERT_EQ(0, set_kick(self->fd, k, c, addrs[i]));
+		ASSERT_EQ(0, kick(k));
+		EXPECT_EQ(1, wait_call(c, 5000));
+		EXPECT_EQ(1, ioctl(self->fd, ACRN_RS_SAMPLE_FAULTS));
+		close(k);
+		close(c);
+	}
+}
+
+TEST_F(dev, kick_bad_fds_are_refused_and_keep_the_old_path)
+{
+	int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int regular = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	volatile __u64 counter = 0;
+
+	ASSERT_LE(0, devnull);
+	ASSERT_LE(0, regular);
+	ASSERT_EQ(0, set_kick(self->fd, k, c, &counter));
+
+	EXPECT_EQ(-1, set_kick(self->fd, k, -1, &counter));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, set_kick(self->fd, k, 9999, &counter));
+	EXPECT_EQ(EBADF, errno);
+	/* A call fd must be an eventfd. */
+	EXPECT_EQ(-1, set_kick(self->fd, k, devnull, &counter));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_kick(self->fd, 9999, c, &counter));
+	EXPECT_EQ(EBADF, errno);
+	/* A kick fd must be pollable: a regular file is not. */
+	EXPECT_EQ(-1, set_kick(self->fd, regular, c, &counter));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, ACRN_RS_SAMPLE_SET_KICK, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* The path set before the failures still works. */
+	ASSERT_EQ(0, kick(k));
+	EXPECT_EQ(1, wait_call(c, 5000));
+	EXPECT_EQ(1, counter);
+	close(k);
+	close(c);
+	close(devnull);
+	close(regular);
+}
+
+TEST_F(dev, kick_unbind_and_replace)
+{
+	int k1 = eventfd(0, EFD_CLOEXEC), c1 = eventfd(0, EFD_CLOEXEC);
+	int k2 = eventfd(0, EFD_CLOEXEC), c2 = eventfd(0, EFD_CLOEXEC);
+	volatile __u64 a = 0, b = 0;
+
+	ASSERT_EQ(0, set_kick(self->fd, k1, c1, &a));
+	ASSERT_EQ(0, set_kick(self->fd, k2, c2, &b));
+	/* The old path is gone: its kick does nothing. */
+	ASSERT_EQ(0, kick(k1));
+	EXPECT_EQ(0, wait_call(c1, 300));
+	EXPECT_EQ(0, a);
+	ASSERT_EQ(0, kick(k2));
+	EXPECT_EQ(1, wait_call(c2, 5000));
+	EXPECT_EQ(1, b);
+	/* Unbound: nothing runs. */
+	ASSERT_EQ(0, set_kick(self->fd, -1, -1, NULL));
+	ASSERT_EQ(0, kick(k2));
+	EXPECT_EQ(0, wait_call(c2, 300));
+	EXPECT_EQ(1, b);
+	close(k1);
+	close(c1);
+	close(k2);
+	close(c2);
+}
+
+TEST_F(dev, closing_file_with_active_kick_stops_it)
+{
+	int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	int fd2 = open_dev();
+	volatile __u64 counter = 0;
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, set_kick(fd2, k, c, &counter));
+	for (int i = 0; i < 50; i++)
+		ASSERT_EQ(0, kick(k));
+	close(fd2);
+	/* Drain what ran before the close; then nothing more may run. */
+	while (wait_call(c, 300))
+		;
+	__u64 seen = counter;
+
+	ASSERT_EQ(0, kick(k));
+	EXPECT_EQ(0, wait_call(c, 300));
+	EXPECT_EQ(seen, counter);
+	EXPECT_LE(1, seen);
+	close(k);
+	close(c);
+}
+
+struct kicker {
+	int efd;
+	int n;
+};
+
+static void *kicker_thread(void *arg)
+{
+	struct kicker *kk = arg;
+
+	for (int i = 0; i < kk->n; i++)
+		if (kick(kk->efd))
+			return (void *)1;
+	return NULL;
+}
+
+TEST_F(dev, concurrent_kicks_coalesce_but_every_run_calls_once)
+{
+	int k = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	struct kicker kk = { .efd = k, .n = 500 };
+	volatile __u64 counter = 0;
+	uint64_t calls = 0, got;
+	pthread_t t[4];
+	void *ret;
+
+	ASSERT_EQ(0, set_kick(self->fd, k, c, &counter));
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, kicker_thread, &kk));
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], &ret));
+		EXPECT_EQ(NULL, ret);
+	}
+	while ((got = wait_call(c, 500)))
+		calls += got;
+	/* Runs coalesce (at most one per kick), and each run calls exactly once. */
+	EXPECT_EQ(calls, counter);
+	EXPECT_LE(1, counter);
+	EXPECT_GE(4 * 500, counter);
+	EXPECT_EQ(0, ioctl(self->fd, ACRN_RS_SAMPLE_FAULTS));
+	close(k);
+	close(c);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A worker thread per device, running in the address space of the process that owns the
+//! device (like vhost's worker): it can reach the owner's memory with `UserSlice`.
+//!
+//! [`Worker::wake`] may be called from any context, atomic included (e.g. a [`PollHook`]
+//! callback); wakes that arrive while the handler is pending or running coalesce into one
+//! more run. [`Worker::flush`] waits until every run requested before it has finished.
+//!
+//! [`PollHook`]: super::eventfd::PollHook
+
+use core::ptr::NonNull;
+use kernel::{
+    error::from_err_ptr,
+    ffi::{c_char, c_void},
+    prelude::*,
+    str::CStr,
+    sync::Arc,
+};
+
+/// What a [`Worker`] runs.
+pub(crate) trait WorkHandler: Send + Sync {
+    /// One run, in the worker thread (process context, may sleep), with the owner's mm.
+    fn run(&self);
+}
+
+extern "C" {
+    fn acrn_rs_worker_create(
+        name: *const c_char,
+        run: unsafe extern "C" fn(*mut c_void),
+        data: *mut c_void,
+    ) -> *mut c_void;
+    fn acrn_rs_worker_wake(worker: *mut c_void);
+    fn acrn_rs_worker_flush(worker: *mut c_void);
+    fn acrn_rs_worker_destroy(worker: *mut c_void);
+}
+
+/// A worker thread running a [`WorkHandler`] in the creating process's address space.
+///
+/// # Invariants
+///
+/// `raw` is a created, not yet destroyed `acrn_rs_worker` whose data pointer is
+/// the address of `*handler` (stable: `Arc` contents never move).
+pub(crate) struct Worker<T: WorkHandler> {
+    raw: NonNull<c_void>,
+    handler: Arc<T>,
+}
+
+// SAFETY: The C worker may be woken, flushed and destroyed from any thread.
+unsafe impl<T: WorkHandler> Send for Worker<T> {}
+// SAFETY: `wake` and `flush` may run concurrently; the handler is `Sync`.
+unsafe impl<T: WorkHandler> Sync for Worker<T> {}
+
+impl<T: WorkHandler> Worker<T> {
+    /// Starts a thread named `<name>-<pid of current>` that takes a reference to the current
+    /// process's mm. `EINVAL` if the current task has no mm (a kernel thread).
+    pub(crate) fn new(name: &'static CStr, handler: Arc<T>) -> Result<Self> {
+        let data = (&*handler as *const T).cast_mut().cast::<c_void>();
+        // SAFETY: `run_callback::<T>` only uses `data` as a `&T`, and `data` stays valid until
+        // `acrn_rs_worker_destroy` returns, since `handler` is dropped after it. `name` is
+        // NUL-terminated and static.
+        let raw = from_err_ptr(unsafe {
+            acrn_rs_worker_create(name.as_char_ptr(), run_callback::<T>, data)
+        })?;
+        // INVARIANT: created with `data` = the address of `*handler`.
+        Ok(Self {
+            raw: NonNull::new(raw).ok_or(EINVAL)?,
+            handler,
+        })
+    }
+
+    /// Asks for one more run of the handler. Callable in atomic context.
+    pub(crate) fn wake(&self) {
+        // SAFETY: By the type invariant the worker exists.
+        unsafe { acrn_rs_worker_wake(self.raw.as_ptr()) };
+    }
+
+    /// Waits until every run requested before this call has finished. Must not be called
+    /// from the worker itself.
+    pub(crate) fn flush(&self) {
+        // SAFETY: By the type invariant the worker exists.
+        unsafe { acrn_rs_worker_flush(self.raw.as_ptr()) };
+    }
+
+    /// The handler.
+    pub(crate) fn handler(&self) -> &Arc<T> {
+        &self.handler
+    }
+}
+
+impl<T: WorkHandler> Drop for Worker<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the worker exists; this stops the thread (after its
+        // current run, if any) and drops its mm reference. The handler is dropped after.
+        unsafe { acrn_rs_worker_destroy(self.raw.as_ptr()) };
+    }
+}
+
+/// Called by the C worker thread.
+///
+/// # Safety
+///
+/// `data` must be the address of the contents of a live `Arc<T>`.
+unsafe extern "C" fn run_callback<T: WorkHandler>(data: *mut c_void) {
+    // SAFETY: By the function's contract `data` points to a live `T`.
+    let handler = unsafe { &*data.cast::<T>() };
+    handler.run();
+}
