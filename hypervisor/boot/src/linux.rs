@@ -170,6 +170,39 @@ pub fn build_zero_page(
     }
 }
 
+/// Writes the Service VM's command line into `out`: `args` (truncated to leave room), then
+/// ` nr_cpus=N` with N = the Service VM's vCPUs. Last on the line, it wins over any earlier
+/// `nr_cpus=`: Linux then never counts the pCPUs reserved for User VMs as possible, so the
+/// ACPI processor objects of those CPUs (which QEMU's DSDT reports as present) cannot be
+/// hot-added and onlined. Returns the length written (no NUL).
+pub fn service_vm_cmdline(args: &[u8], nr_cpus: u32, out: &mut [u8]) -> usize {
+    let mut suffix = [0u8; 24];
+    let mut n = 0;
+    for &b in b" nr_cpus=" {
+        suffix[n] = b;
+        n += 1;
+    }
+    let mut digits = [0u8; 10];
+    let (mut v, mut d) = (nr_cpus, 0);
+    loop {
+        digits[d] = b'0' + (v % 10) as u8;
+        d += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in (0..d).rev() {
+        suffix[n] = digits[i];
+        n += 1;
+    }
+    let keep = args.len().min(out.len().saturating_sub(n));
+    out[..keep].copy_from_slice(&args[..keep]);
+    let total = (keep + n).min(out.len());
+    out[keep..total].copy_from_slice(&suffix[..total - keep]);
+    total
+}
+
 /// The entries of the boot page tables at `base` (see [`BootLayout::page_tables`]): an
 /// identity map of `[0, 4 GiB)` with 2 MiB pages. Yields (physical address, value).
 pub fn boot_page_tables(base: u64) -> impl Iterator<Item = (u64, u64)> {
@@ -261,6 +294,18 @@ mod tests {
         assert_eq!(u32_at(&zp, 0x2d0 + 20 + 16), 2);
         assert_eq!(zp[0x268], 0, "past the header stays zero");
         assert_eq!(zp[0x1ef], 0, "sentinel zero");
+    }
+
+    #[test]
+    fn cmdline_gets_nr_cpus_last() {
+        let mut out = [0u8; 64];
+        let n = service_vm_cmdline(b"console=ttyS0 nr_cpus=8", 1, &mut out);
+        assert_eq!(&out[..n], b"console=ttyS0 nr_cpus=8 nr_cpus=1");
+        let n = service_vm_cmdline(b"", 12, &mut out);
+        assert_eq!(&out[..n], b" nr_cpus=12");
+        let mut small = [0u8; 16];
+        let n = service_vm_cmdline(b"abcdefghijklmnop", 1, &mut small);
+        assert_eq!(&small[..n], b"abcdef nr_cpus=1");
     }
 
     #[test]

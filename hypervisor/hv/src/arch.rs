@@ -81,7 +81,7 @@ impl HvArch for SvmArch {
         if let Some(npt) = self.npts.get_mut(usize::from(vm.id)).and_then(Option::take) {
             npt.destroy(&mut self.frames);
         }
-        info!(
+        debug!(
             "vm{} destroyed; nested page-table frames in use: {}",
             vm.id,
             self.frames.in_use()

@@ -12,7 +12,7 @@ use acrn_hv_boot::x86::{cpuid, xsetbv0, CpuidResult};
 use acrn_hv_core::hypercall::{hypercall_info, vmcall, HcArgs, HcCaller, HcOutcome};
 use acrn_hv_core::vm::SERVICE_VM_ID;
 use acrn_hv_core::vm_table::VmTable;
-use acrn_hv_svm::cpuid::{CpuidCtx, DEBUG_MAGIC};
+use acrn_hv_svm::cpuid::{CpuidCtx, DEBUG_MAGIC, DEBUG_SUBLEAVES};
 use acrn_hv_svm::exit::ExitHost;
 
 /// Everything the exit handlers reach.
@@ -27,6 +27,8 @@ pub struct Host {
     pub tsc_khz: u32,
     /// Host XCR0, if XSAVE is on.
     pub host_xcr0: Option<u64>,
+    /// Hypervisor memory `[start, end)`.
+    pub hv_range: (u64, u64),
 }
 
 impl ExitHost for Host {
@@ -53,7 +55,7 @@ impl ExitHost for Host {
 
     fn cpuid_ctx(&self, vmid: u16, guest_cr4: u64) -> CpuidCtx {
         let privileged = vmid == SERVICE_VM_ID;
-        let mut debug = [[0; 4]; 2];
+        let mut debug = [[0; 4]; DEBUG_SUBLEAVES];
         if privileged {
             let vms = self.vms.lock();
             let (l, c) = (vms.live(), vms.counters());
@@ -66,6 +68,12 @@ impl ExitHost for Host {
                     c.vm_destroys as u32,
                     // The Service VM's own table is part of the count: tests compare deltas.
                     n(self.arch.frames.in_use()),
+                ],
+                [
+                    (self.hv_range.0 >> 12) as u32,
+                    (self.hv_range.1 >> 12) as u32,
+                    0,
+                    0,
                 ],
             ];
         }

@@ -201,7 +201,7 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
 
     // SAFETY: `phys` reaches physical memory, `boot` comes from the loader, and the
     // hypervisor range is this image.
-    let entry = match unsafe { service_vm::load(&mut phys, boot, svc, (hv_start, hv_end)) } {
+    let entry = match unsafe { service_vm::load(&mut phys, boot, svc, (hv_start, hv_end), 1) } {
         Ok(e) => e,
         Err(e) => fail("Service VM kernel", format_args!("{e:?}")),
     };
@@ -225,6 +225,7 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
         arch: arch::SvmArch::new(frames, max_page),
         tsc_khz,
         host_xcr0,
+        hv_range: (hv_start, hv_end),
     };
     // The Service VM's table lives as long as the machine: `npt` is never destroyed.
     let _ = npt;

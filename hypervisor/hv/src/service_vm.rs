@@ -13,8 +13,8 @@
 
 use acrn_hv_boot::e820::service_vm_e820;
 use acrn_hv_boot::linux::{
-    boot_page_tables, build_zero_page, parse_bzimage, BootLayout, LinuxError, BOOT_CS, BOOT_DS,
-    BOOT_GDT, E820_MAX, ENTRY_64,
+    boot_page_tables, build_zero_page, parse_bzimage, service_vm_cmdline, BootLayout, LinuxError,
+    BOOT_CS, BOOT_DS, BOOT_GDT, E820_MAX, ENTRY_64,
 };
 use acrn_hv_boot::multiboot::BootInfo;
 use acrn_hv_boot::phys::{PhysMem, IDENTITY_LIMIT};
@@ -48,12 +48,13 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 /// `mem` must reach physical memory; the modules and the firmware memory map in `boot` must
 /// describe this machine; `hv` must be the hypervisor's memory. The kernel image is copied to
 /// its load address and the boot block is written: both must be free RAM (checked against
-/// `svc`, which excludes hypervisor memory).
+/// `svc`, which excludes hypervisor memory). The kernel may bring up `nr_cpus` CPUs.
 pub unsafe fn load(
     mem: &mut impl PhysMem,
     boot: &BootInfo,
     svc: &ServiceVmMemory,
     hv: (u64, u64),
+    nr_cpus: u32,
 ) -> Result<LongModeEntry, LoadError> {
     let kmod = *boot.modules().first().ok_or(LoadError::NoKernel)?;
     let klen = kmod.end.saturating_sub(kmod.start);
@@ -109,14 +110,14 @@ pub unsafe fn load(
     }
 
     // Command line (truncated to what the kernel accepts).
-    let args = boot.modules()[0].cmdline.args();
-    let max = (k.cmdline_size as usize).clamp(1, 4095);
-    let args = if args.len() > max {
+    let mut line = [0u8; 4095];
+    let max = (k.cmdline_size as usize).clamp(1, line.len());
+    let given = boot.modules()[0].cmdline.args();
+    let len = service_vm_cmdline(given, nr_cpus, &mut line[..max]);
+    if len < given.len() + " nr_cpus=1".len() {
         warn!("Service VM command line truncated to {max} bytes");
-        &args[..max]
-    } else {
-        args
-    };
+    }
+    let args = &line[..len];
     info!(
         "Service VM command line: {}",
         core::str::from_utf8(args).unwrap_or("?")

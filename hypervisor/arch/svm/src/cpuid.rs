@@ -23,9 +23,13 @@ pub const LEAF_TIMING: u32 = 0x4000_0010;
 /// no ACRN-aware guest looks at it). Subleaf 0: EAX = [`DEBUG_MAGIC`], EBX = live User
 /// VMs, ECX = their vCPUs, EDX = their mapped regions. Subleaf 1: EAX = I/O request
 /// buffers set, EBX = CREATE_VMs, ECX = DESTROY_VMs, EDX = nested page-table frames in use.
+/// Subleaf 2: EAX/EBX = first/last+1 page frame number of hypervisor memory (so tests can
+/// aim memory-region requests at it).
 pub const LEAF_DEBUG: u32 = 0x4000_00f0;
 /// EAX of [`LEAF_DEBUG`] subleaf 0: "acrs".
 pub const DEBUG_MAGIC: u32 = u32::from_le_bytes(*b"acrs");
+/// Subleaves of [`LEAF_DEBUG`].
+pub const DEBUG_SUBLEAVES: usize = 3;
 /// "ACRN" as CPUID registers hold it.
 pub const ACRN_SIGNATURE: u32 = u32::from_le_bytes(*b"ACRN");
 /// `ACRN_FEATURE_PRIVILEGED_VM`.
@@ -43,8 +47,8 @@ pub struct CpuidCtx {
     pub privileged: bool,
     /// The guest's CR4.
     pub guest_cr4: u64,
-    /// [`LEAF_DEBUG`] subleaves 0 and 1 (Service VM only; zero elsewhere).
-    pub debug: [[u32; 4]; 2],
+    /// [`LEAF_DEBUG`] subleaves 0..=2 (Service VM only; zero elsewhere).
+    pub debug: [[u32; 4]; DEBUG_SUBLEAVES],
 }
 
 fn set(bit: u32, on: bool, v: u32) -> u32 {
@@ -102,7 +106,7 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, native: CpuidResult, ctx: &CpuidCtx)
                 ..zero
             }
         }
-        LEAF_DEBUG if ctx.privileged && subleaf < 2 => {
+        LEAF_DEBUG if ctx.privileged && (subleaf as usize) < DEBUG_SUBLEAVES => {
             let d = ctx.debug[subleaf as usize];
             r = CpuidResult {
                 eax: d[0],
@@ -133,7 +137,11 @@ mod tests {
             tsc_khz: 2_500_000,
             privileged: true,
             guest_cr4: 0,
-            debug: [[DEBUG_MAGIC, 1, 2, 3], [4, 5, 6, 7]],
+            debug: [
+                [DEBUG_MAGIC, 1, 2, 3],
+                [4, 5, 6, 7],
+                [0x10000, 0x10867, 0, 0],
+            ],
         }
     }
 
@@ -182,8 +190,9 @@ mod tests {
             guest_cpuid(LEAF_DEBUG, 0, ALL, &unpriv),
             CpuidResult::default()
         );
+        assert_eq!(guest_cpuid(LEAF_DEBUG, 2, ALL, &ctx()).ebx, 0x10867);
         assert_eq!(
-            guest_cpuid(LEAF_DEBUG, 2, ALL, &ctx()),
+            guest_cpuid(LEAF_DEBUG, 3, ALL, &ctx()),
             CpuidResult::default()
         );
     }

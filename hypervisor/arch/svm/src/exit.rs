@@ -251,7 +251,7 @@ mod tests {
                 tsc_khz: 1000,
                 privileged: true,
                 guest_cr4: cr4,
-                debug: [[0; 4]; 2],
+                debug: [[0; 4]; 3],
             }
         }
         fn native_cpuid(&self, _: u32, _: u32, _: u64) -> CpuidResult {
