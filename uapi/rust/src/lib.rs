@@ -19,6 +19,7 @@
 /// The `linux/acrn.h` uapi: ioctl argument structs, constants and ioctl numbers.
 pub mod acrn;
 pub mod hv;
+pub mod vhost;
 
 #[cfg(test)]
 mod tests {

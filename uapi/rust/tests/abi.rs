@@ -20,57 +20,15 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::{env, fs};
 
+mod common;
+use common::kernel_src;
+
 use acrn_uapi::acrn::{self, *};
 use acrn_uapi::hv::{self, *};
 
 // ---------------------------------------------------------------------------------------------
 // Locating the sources
 // ---------------------------------------------------------------------------------------------
-
-fn kernel_src() -> PathBuf {
-    const HOW: &str = "run `make kernel` or set ACRN_KERNEL_SRC";
-    if let Some(p) = env::var_os("ACRN_KERNEL_SRC") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.join("include/uapi/linux/acrn.h").is_file(),
-            "ACRN_KERNEL_SRC={} has no include/uapi/linux/acrn.h: {HOW}",
-            p.display()
-        );
-        return p;
-    }
-    let cache = env::var_os("ACRN_RS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let base = env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .expect("neither XDG_CACHE_HOME nor HOME is set");
-            base.join("acrn-rs")
-        });
-    let src = cache.join("src");
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in fs::read_dir(&src).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if !name.to_string_lossy().starts_with("linux-") {
-            continue;
-        }
-        let Ok(meta) = fs::metadata(path.join(".unpacked")) else {
-            continue;
-        };
-        let mtime = meta.modified().expect("mtime");
-        if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
-            best = Some((mtime, path));
-        }
-    }
-    match best {
-        Some((_, p)) => p,
-        None => panic!(
-            "no unpacked Linux source (linux-*/.unpacked) under {}: {HOW}",
-            src.display()
-        ),
-    }
-}
 
 fn our_header() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../linux/acrn.h")
