@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A descriptor chain popped from the avail ring, walked lazily and validated the way
+//! `vhost_get_vq_desc` / `get_indirect` / `next_desc` do.
+//!
+//! Every descriptor the walk yields is a data descriptor (indirect ones are followed,
+//! one level deep) whose buffer lies in guest memory. The walk stops with an error on:
+//! more descriptors than the table holds (a loop: the TTL is the ring size, or the
+//! indirect table's entry count, as vhost's `found` counter), `next` outside the table,
+//! an indirect descriptor inside an indirect table, an indirect table length that is
+//! zero, not a multiple of 16 or above 65536 entries, `INDIRECT` together with `NEXT`,
+//! a device-readable buffer after a non-empty device-writable one, a total length above
+//! `u32::MAX`, or a buffer outside guest memory.
+//!
+//! The main descriptor table is read at its ring address ([`GuestMemory::read_ring`]);
+//! indirect tables are guest-physical ([`GuestMemory::read`]), as in vhost.
+
+use super::error::Error;
+use super::layout::{Descriptor, DESC_SIZE};
+use super::memory::GuestMemory;
+
+/// A guest-physical buffer of a chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// Guest-physical address.
+    pub addr: u64,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// What [`DescChain::collect_segments`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChainInfo {
+    /// Number of device-readable segments stored.
+    pub readable: usize,
+    /// Number of device-writable segments stored.
+    pub writable: usize,
+    /// Total bytes of the device-readable segments.
+    pub readable_len: u32,
+    /// Total bytes of the device-writable segments.
+    pub writable_len: u32,
+}
+
+/// A descriptor chain: its head index (for `add_used`) and the state of its walk.
+///
+/// Plain data: walking it again from the start is `clone()` before the first step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescChain {
+    head: u16,
+    /// Address of the table being walked (ring address, or guest-physical if `indirect`).
+    table: u64,
+    /// Entries in the table being walked.
+    table_len: u32,
+    /// Whether the walk is inside an indirect table.
+    indirect: bool,
+    /// Index of the next descriptor to read.
+    index: u16,
+    /// Descriptors that may still be read from the current table.
+    ttl: u32,
+    /// Whether a non-empty device-writable descriptor was seen.
+    seen_writable: bool,
+    /// Sum of the data descriptors' lengths so far.
+    total_len: u32,
+    /// No more descriptors (end reached or error returned).
+    done: bool,
+}
+
+impl DescChain {
+    /// The chain starting at `head` of the descriptor table at ring address `desc_table`
+    /// with `queue_size` entries. `head < queue_size` must have been checked.
+    pub(super) const fn new(head: u16, desc_table: u64, queue_size: u16) -> Self {
+        DescChain {
+            head,
+            table: desc_table,
+            table_len: queue_size as u32,
+            indirect: false,
+            index: head,
+            ttl: queue_size as u32,
+            seen_writable: false,
+            total_len: 0,
+            done: false,
+        }
+    }
+
+    /// The head descriptor index, to pass to `add_used`.
+    pub const fn head(&self) -> u16 {
+        self.head
+    }
+
+    /// Whether the walk has entered an indirect table.
+    pub const fn in_indirect(&self) -> bool {
+        self.indirect
+    }
+
+    /// Sum of the lengths of the data descriptors yielded so far.
+    pub const fn total_len(&self) -> u32 {
+        self.total_len
+    }
+
+    /// Whether the walk is over (last descriptor yielded, or an error returned).
+    pub const fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<Descriptor, Error>> {
+        self.done = true;
+        Some(Err(e))
+    }
+
+    fn read_desc<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Descriptor, Error> {
+        let off = u64::from(self.index) * DESC_SIZE as u64;
+        let addr = self.table.checked_add(off).ok_or(Error::Overflow)?;
+        let mut b = [0u8; DESC_SIZE];
+        if self.indirect {
+            mem.read(addr, &mut b)?;
+        } else {
+            mem.read_ring(addr, &mut b)?;
+        }
+        Ok(Descriptor::from_bytes(&b))
+    }
+
+    /// Yields the next data descriptor, `Some(Err(_))` once on a malformed chain, then
+    /// `None`.
+    pub fn next_desc<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Option<Result<Descriptor, Error>> {
+        if self.done {
+            return None;
+        }
+        // At most two reads: an indirect descriptor, then its table's first entry.
+        loop {
+            // vhost: `if (unlikely(++found > vq->num))` "Loop detected".
+            self.ttl = match self.ttl.checked_sub(1) {
+                Some(t) => t,
+                None => return self.fail(Error::LoopDetected),
+            };
+            let d = match self.read_desc(mem) {
+                Ok(d) => d,
+                Err(e) => return self.fail(e),
+            };
+            if d.is_indirect() {
+                if self.indirect {
+                    return self.fail(Error::IndirectInIndirect);
+                }
+                if d.has_next() {
+                    return self.fail(Error::IndirectWithNext);
+                }
+                if d.len == 0 || d.len % DESC_SIZE as u32 != 0 {
+                    return self.fail(Error::BadIndirectLength);
+                }
+                let count = d.len / DESC_SIZE as u32;
+                // "Buffers are chained via a 16 bit next field, so we can have at most
+                // 2^16 of these."
+                if count > 1 << 16 {
+                    return self.fail(Error::IndirectTooBig);
+                }
+                if let Err(e) = mem.check_range(d.addr, u64::from(d.len)) {
+                    return self.fail(e);
+                }
+                self.table = d.addr;
+                self.table_len = count;
+                self.indirect = true;
+                self.index = 0;
+                self.ttl = count;
+                continue;
+            }
+            if let Err(e) = mem.check_range(d.addr, u64::from(d.len)) {
+                return self.fail(e);
+            }
+            if d.is_write_only() {
+                // vhost counts iovecs: a zero-length writable buffer adds none, so it
+                // does not forbid a later readable one.
+                if d.len != 0 {
+                    self.seen_writable = true;
+                }
+            } else if self.seen_writable {
+                return self.fail(Error::ReadableAfterWritable);
+            }
+            self.total_len = match self.total_len.checked_add(d.len) {
+                Some(t) => t,
+                None => return self.fail(Error::ChainTooLong),
+            };
+            if d.has_next() {
+                if u32::from(d.next) >= self.table_len {
+                    return self.fail(Error::NextOutOfRange);
+                }
+                self.index = d.next;
+            } else {
+                self.done = true;
+            }
+            return Some(Ok(d));
+        }
+    }
+
+    /// An iterator over the remaining data descriptors (see [`DescChain::next_desc`]).
+    pub fn iter<'a, M: GuestMemory + ?Sized>(&'a mut self, mem: &'a M) -> ChainIter<'a, M> {
+        ChainIter { chain: self, mem }
+    }
+
+    /// Walks the rest of the chain, calling `f(segment, device_writable)` for each data
+    /// descriptor, zero-length ones included. Stops at the first error, from the walk or
+    /// from `f`.
+    pub fn for_each_segment<M, F>(&mut self, mem: &M, mut f: F) -> Result<(), Error>
+    where
+        M: GuestMemory + ?Sized,
+        F: FnMut(Segment, bool) -> Result<(), Error>,
+    {
+        while let Some(d) = self.next_desc(mem) {
+            let d = d?;
+            f(
+                Segment {
+                    addr: d.addr,
+                    len: d.len,
+                },
+                d.is_write_only(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Walks the rest of the chain once, storing device-readable segments in `readable`
+    /// and device-writable ones in `writable` (zero-length descriptors are skipped, as
+    /// vhost makes no iovec for them). [`Error::TooManySegments`] when an array is full.
+    pub fn collect_segments<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        readable: &mut [Segment],
+        writable: &mut [Segment],
+    ) -> Result<ChainInfo, Error> {
+        let mut info = ChainInfo::default();
+        self.for_each_segment(mem, |s, w| {
+            if s.len == 0 {
+                return Ok(());
+            }
+            let (arr, n, total) = if w {
+                (&mut *writable, &mut info.writable, &mut info.writable_len)
+            } else {
+                (&mut *readable, &mut info.readable, &mut info.readable_len)
+            };
+            let slot = arr.get_mut(*n).ok_or(Error::TooManySegments)?;
+            *slot = s;
+            *n += 1;
+            // Bounded by the chain's total length, which was checked against `u32`.
+            *total = total.checked_add(s.len).ok_or(Error::ChainTooLong)?;
+            Ok(())
+        })?;
+        Ok(info)
+    }
+}
+
+/// Iterator over a chain's data descriptors; see [`DescChain::iter`].
+#[derive(Debug)]
+pub struct ChainIter<'a, M: ?Sized> {
+    chain: &'a mut DescChain,
+    mem: &'a M,
+}
+
+impl<M: GuestMemory + ?Sized> Iterator for ChainIter<'_, M> {
+    type Item = Result<Descriptor, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chain.next_desc(self.mem)
+    }
+}
