@@ -62,7 +62,7 @@ say "kernel: $KDIR (built in $(cat "$KDIR/build-seconds") s)"
 for crate in "${HOST_CRATES[@]}"; do
 	name=host-$(echo "$crate" | tr / -)
 	run_tests "$name" cargo cargo test --locked --manifest-path "$crate/Cargo.toml"
-	run_step "lint-$name" sh -c "cargo fmt --manifest-path $crate/Cargo.toml --check &&
+	run_step "lint-$name" sh -c "cargo fmt --all --manifest-path $crate/Cargo.toml --check &&
 		cargo clippy --locked --manifest-path $crate/Cargo.toml --all-targets -- -D warnings"
 done
 run_tests host-scripts unittest python3 -m unittest discover -s scripts/tests -v
