@@ -6,6 +6,8 @@
 #   3. lint: rustfmt and clippy (clippy runs on kernel code through the module build)
 #   4. module build, selftest build, initramfs
 #   5. one QEMU/TCG boot of the Service VM running all selftest suites
+#   6. the hypervisor (build, lint) and a second boot: hypervisor + Service VM running the
+#      acrn_hsm and hypervisor suites
 #
 # A failed build or lint step counts as one failed test; passing build steps count nothing.
 # Logs go to build/results/<stage>.log, summaries to build/results/<stage>.summary.
@@ -70,10 +72,24 @@ run_step lint-kernel-rustfmt sh -c "git ls-files -co --exclude-standard '*.rs' |
 	grep -v -e '^uapi/rust/' -e '^hypervisor/' | xargs -r rustfmt --check --edition 2021"
 
 # Kernel code is linted by clippy during the module build (CLIPPY=1, warnings are errors).
+guest_ok=0
 run_step modules make -s modules KDIR="$KDIR" &&
 	run_step selftests make -s selftests KDIR="$KDIR" &&
-	run_step initramfs make -s initramfs KDIR="$KDIR" &&
+	run_step initramfs make -s initramfs KDIR="$KDIR" && guest_ok=1
+if [ $guest_ok = 1 ]; then
 	run_tests guest "guest --expect-end" scripts/qemu-run.sh --timeout 1500 \
 		--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \
 		--log "$RESULTS/guest-console.log"
+fi
+
+# The hypervisor (x86_64-unknown-none, linted here since the host lint above covers only its
+# host-testable crates), then a second boot: hypervisor + the same kernel as its Service VM,
+# running the suites that exercise it.
+run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor &&
+	cargo clippy --locked --release -p acrn-hv --target x86_64-unknown-none -- -D warnings" &&
+	[ $guest_ok = 1 ] &&
+	run_tests guest-hypervisor "guest --expect-end" scripts/qemu-run.sh --timeout 600 \
+		--hypervisor "$BUILD/acrn-hv.elf" --kernel "$KDIR/arch/x86/boot/bzImage" \
+		--initrd "$BUILD/initramfs.cpio.gz" --append "acrn_rs.suites=acrn_hsm,hypervisor" \
+		--log "$RESULTS/guest-hypervisor-console.log"
 finish

@@ -4,6 +4,7 @@
 //! memory ([`FakeMem`]), page-table frames ([`VecFrames`]) and the arch hooks
 //! ([`FakeArch`], which keeps a real NPT per VM so mappings can be checked).
 
+mod doc;
 mod hypercall;
 mod lifecycle;
 mod npt;
