@@ -65,6 +65,8 @@ impl Drop for EventFd {
 /// `EPOLLIN` (`include/uapi/linux/eventpoll.h`): the polled file is readable (an eventfd was
 /// signalled). Not in the bindings: the C definition is a `__force` cast.
 pub(crate) const POLLIN: u32 = 0x0000_0001;
+/// `EPOLLOUT`: the polled file is writable (a socket has room again).
+pub(crate) const POLLOUT: u32 = 0x0000_0004;
 /// `EPOLLHUP`: the polled file is going away (an eventfd being released).
 pub(crate) const POLLHUP: u32 = 0x0000_0010;
 

@@ -10,7 +10,9 @@
 //! A module uses only part of this code, so unused items are allowed here.
 #![allow(dead_code)]
 
+pub(crate) mod errno;
 pub(crate) mod eventfd;
 pub(crate) mod ioctl;
 pub(crate) mod miscdev;
+pub(crate) mod user;
 pub(crate) mod worker;

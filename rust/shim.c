@@ -10,6 +10,7 @@
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/wait.h>
 #include "shim.h"
 
@@ -130,7 +131,7 @@ void acrn_rs_poll_stop(void *poll)
 struct acrn_rs_worker {
 	struct task_struct *task;
 	struct mm_struct *mm;
-	void (*run)(void *data);
+	bool (*run)(void *data);
 	void *data;
 	wait_queue_head_t flushed;
 	/* Runs requested and runs finished; a request while pending coalesces. */
@@ -158,7 +159,9 @@ static int acrn_rs_worker_fn(void *arg)
 		__set_current_state(TASK_RUNNING);
 		/* Every request up to here is served by this run. */
 		seen = atomic64_read(&w->requested);
-		w->run(w->data);
+		if (w->run(w->data))
+			/* Work left: run again, after cond_resched() below. */
+			set_bit(0, &w->pending);
 		/* Release: a flusher that sees this count sees the run's effects. */
 		atomic64_set_release(&w->done, seen);
 		wake_up_all(&w->flushed);
@@ -169,7 +172,7 @@ static int acrn_rs_worker_fn(void *arg)
 }
 
 /* Starts a worker named "<name>-<pid>" in current's mm; ERR_PTR(-EINVAL) without an mm. */
-void *acrn_rs_worker_create(const char *name, void (*run)(void *data), void *data)
+void *acrn_rs_worker_create(const char *name, bool (*run)(void *data), void *data)
 {
 	struct acrn_rs_worker *w;
 	struct task_struct *task;
@@ -227,4 +230,26 @@ void acrn_rs_worker_destroy(void *worker)
 	kthread_stop(w->task);
 	mmput(w->mm);
 	kfree(w);
+}
+
+/* ---------------------------------------------------------------- user memory */
+
+/* access_ok() for the current task: [addr, addr + size) lies in user space. */
+bool acrn_rs_access_ok(u64 addr, u64 size)
+{
+	if ((u64)(unsigned long)addr != addr || (u64)(unsigned long)size != size)
+		return false;
+	return access_ok((void __user *)(unsigned long)addr, (unsigned long)size);
+}
+
+/* One 16-bit load from user memory (get_user: a single access, no tearing). */
+int acrn_rs_get_user_u16(u64 addr, u16 *val)
+{
+	return get_user(*val, (u16 __user *)(unsigned long)addr);
+}
+
+/* One 16-bit store to user memory (put_user: a single access). */
+int acrn_rs_put_user_u16(u64 addr, u16 val)
+{
+	return put_user(val, (u16 __user *)(unsigned long)addr);
 }

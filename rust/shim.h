@@ -18,9 +18,13 @@ void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), v
 			 u32 *ready);
 void acrn_rs_poll_stop(void *poll);
 
-void *acrn_rs_worker_create(const char *name, void (*run)(void *data), void *data);
+void *acrn_rs_worker_create(const char *name, bool (*run)(void *data), void *data);
 void acrn_rs_worker_wake(void *worker);
 void acrn_rs_worker_flush(void *worker);
 void acrn_rs_worker_destroy(void *worker);
+
+bool acrn_rs_access_ok(u64 addr, u64 size);
+int acrn_rs_get_user_u16(u64 addr, u16 *val);
+int acrn_rs_put_user_u16(u64 addr, u16 val);
 
 #endif

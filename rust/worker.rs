@@ -21,13 +21,15 @@ use kernel::{
 /// What a [`Worker`] runs.
 pub(crate) trait WorkHandler: Send + Sync {
     /// One run, in the worker thread (process context, may sleep), with the owner's mm.
-    fn run(&self);
+    /// Returns `true` if work is left (a budget ran out): the worker then runs again soon,
+    /// after giving other tasks a chance.
+    fn run(&self) -> bool;
 }
 
 extern "C" {
     fn acrn_rs_worker_create(
         name: *const c_char,
-        run: unsafe extern "C" fn(*mut c_void),
+        run: unsafe extern "C" fn(*mut c_void) -> bool,
         data: *mut c_void,
     ) -> *mut c_void;
     fn acrn_rs_worker_wake(worker: *mut c_void);
@@ -101,8 +103,8 @@ impl<T: WorkHandler> Drop for Worker<T> {
 /// # Safety
 ///
 /// `data` must be the address of the contents of a live `Arc<T>`.
-unsafe extern "C" fn run_callback<T: WorkHandler>(data: *mut c_void) {
+unsafe extern "C" fn run_callback<T: WorkHandler>(data: *mut c_void) -> bool {
     // SAFETY: By the function's contract `data` points to a live `T`.
     let handler = unsafe { &*data.cast::<T>() };
-    handler.run();
+    handler.run()
 }

@@ -12,7 +12,7 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{
-    bindings, c_str,
+    c_str,
     ioctl::{_IO, _IOR, _IOW, _IOWR},
     new_mutex,
     prelude::*,
@@ -81,7 +81,7 @@ struct KickRun {
 }
 
 impl WorkHandler for KickRun {
-    fn run(&self) {
+    fn run(&self) -> bool {
         // The worker runs in the owner's mm, so this user address is the owner's.
         let (mut reader, mut writer) = UserSlice::new(self.counter_addr, 8).reader_writer();
         let updated = reader
@@ -91,6 +91,7 @@ impl WorkHandler for KickRun {
             self.faults.fetch_add(1, Ordering::Relaxed);
         }
         self.call.signal();
+        false
     }
 }
 
@@ -202,7 +203,7 @@ impl SampleFile {
         let mut value = self.value.lock();
         let sum = value
             .checked_add(arg.value() as u64)
-            .ok_or(Error::from_errno(-(bindings::EOVERFLOW as i32)))?;
+            .ok_or_else(kext::errno::eoverflow)?;
         *value = sum;
         Ok(0)
     }
