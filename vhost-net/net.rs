@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The data path, run by the worker thread in the owner's mm: transmit (guest → socket) and
+//! receive (socket → guest), after drivers/vhost/net.c `handle_tx_copy` and `handle_rx`.
+//!
+//! Packets are never copied by us: a chain's guest-physical buffers are translated through
+//! the memory table into the owner's user addresses, and the socket reads or writes them
+//! directly (`sendmsg`/`recvmsg` on an iovec array). A run handles at most
+//! [`WEIGHT_PACKETS`] packets or [`WEIGHT_BYTES`] bytes per queue, then asks the worker to
+//! run again, so one busy queue can not starve the other or the rest of the system.
+//!
+//! Guest errors (a malformed chain, a ring outside memory) mark the queue broken and signal
+//! its error eventfd, as vhost's `vq_err`; the device model must reset it. A failed send or
+//! an oversized received packet drops that packet only.
+
+use crate::{
+    backend::Socket,
+    device::{Shared, VQ_RX},
+    kext::{
+        eventfd::{POLLIN, POLLOUT},
+        user,
+    },
+    uapi::{
+        VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTIO_F_VERSION_1,
+        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX,
+    },
+    vq::Vq,
+    vring::{
+        DescChain, Error as RingError, GuestMemory, MappedMemory, MemTable, RingAddrs, Segment,
+        SplitQueue, UsedElem, UserAccess,
+    },
+};
+use core::ffi::c_void;
+use core::sync::atomic::Ordering;
+use kernel::{bindings, prelude::*, uaccess::UserSlice};
+
+/// Most packets one run handles per queue (vhost's `VHOST_NET_PKT_WEIGHT`).
+pub(crate) const WEIGHT_PACKETS: usize = 256;
+/// Most bytes one run handles per queue (vhost's `VHOST_NET_WEIGHT`).
+pub(crate) const WEIGHT_BYTES: usize = 0x80000;
+/// Most iovecs (buffer pieces) of one packet.
+pub(crate) const MAX_IOV: usize = 64;
+/// Most chains one received packet may span (mergeable receive buffers).
+pub(crate) const MAX_HEADS: usize = 64;
+
+// `struct socket` is passed as an opaque pointer: only the C side looks inside.
+extern "C" {
+    fn vhost_net_rs_sendmsg(
+        sock: *mut c_void,
+        iov: *const bindings::iovec,
+        nr: usize,
+        len: usize,
+    ) -> i32;
+    fn vhost_net_rs_recvmsg(
+        sock: *mut c_void,
+        iov: *const bindings::iovec,
+        nr: usize,
+        len: usize,
+    ) -> i32;
+    fn vhost_net_rs_peek_len(sock: *mut c_void) -> i32;
+}
+
+/// The events a queue's socket wakes the worker for: readable for RX; writable for TX,
+/// which only counts while a send is waiting for room ([`Shared::tx_blocked`]).
+pub(crate) fn socket_events(index: usize) -> u32 {
+    if index == VQ_RX {
+        POLLIN
+    } else {
+        POLLOUT
+    }
+}
+
+/// Per-queue buffers, allocated once when a backend is attached.
+pub(crate) struct Scratch {
+    iov: KVec<bindings::iovec>,
+    segs: KVec<Segment>,
+    heads: KVec<UsedElem>,
+}
+
+// SAFETY: The iovecs only hold user addresses of the owner, used by whichever thread holds
+// the queue lock.
+unsafe impl Send for Scratch {}
+
+impl Scratch {
+    fn new() -> Result<KBox<Self>> {
+        Ok(KBox::new(
+            Self {
+                iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
+                segs: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
+                heads: KVec::with_capacity(MAX_HEADS, GFP_KERNEL)?,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+}
+
+/// Empties `v`, keeping its capacity (6.12's `KVec` has no `clear`). Only for element
+/// types without drop glue (checked at compile time).
+fn clear<T>(v: &mut KVec<T>) {
+    const { assert!(!core::mem::needs_drop::<T>()) };
+    // SAFETY: 0 is at most the length, and `T` has no destructor that would be skipped.
+    unsafe { v.set_len(0) };
+}
+
+/// The owner's address space, reached from the worker thread (which runs in it).
+struct OwnerAccess;
+
+impl UserAccess for OwnerAccess {
+    fn read_user(&self, uaddr: u64, buf: &mut [u8]) -> core::result::Result<(), RingError> {
+        UserSlice::new(uaddr as usize, buf.len())
+            .reader()
+            .read_slice(buf)
+            .map_err(|_| RingError::Fault)
+    }
+
+    fn write_user(&self, uaddr: u64, buf: &[u8]) -> core::result::Result<(), RingError> {
+        UserSlice::new(uaddr as usize, buf.len())
+            .writer()
+            .write_slice(buf)
+            .map_err(|_| RingError::Fault)
+    }
+
+    fn read_user_u16(&self, uaddr: u64) -> core::result::Result<u16, RingError> {
+        user::get_user_u16(uaddr).map_err(|_| RingError::Fault)
+    }
+
+    fn write_user_u16(&self, uaddr: u64, val: u16) -> core::result::Result<(), RingError> {
+        user::put_user_u16(uaddr, val).map_err(|_| RingError::Fault)
+    }
+
+    fn check_user(&self, uaddr: u64, len: u64) -> core::result::Result<(), RingError> {
+        if user::access_ok(uaddr, len) {
+            Ok(())
+        } else {
+            Err(RingError::Fault)
+        }
+    }
+}
+
+/// Header lengths for the negotiated `features`: `(vhost_hlen, sock_hlen)`, as
+/// `vhost_net_set_features` computes them. The virtio-net header is 12 bytes with mergeable
+/// buffers or virtio 1.0, else 10; vhost adds/strips it if `VHOST_NET_F_VIRTIO_NET_HDR` was
+/// negotiated, otherwise the socket (a tap with `IFF_VNET_HDR`) does.
+fn header_lengths(features: u64) -> (usize, usize) {
+    let hdr_len = if features & ((1 << VIRTIO_NET_F_MRG_RXBUF) | (1 << VIRTIO_F_VERSION_1)) != 0 {
+        12
+    } else {
+        10
+    };
+    if features & (1 << VHOST_NET_F_VIRTIO_NET_HDR) != 0 {
+        (hdr_len, 0)
+    } else {
+        (0, hdr_len)
+    }
+}
+
+fn has(features: u64, bit: u32) -> bool {
+    features & (1u64 << bit) != 0
+}
+
+/// Attaches `socket` to `q` (or detaches with `None`) and returns the socket it had. On
+/// attach the ring is set up from the queue's configuration and activated
+/// (`vhost_vq_init_access`: reads the used index); on failure (`EFAULT`: rings not
+/// accessible, `EINVAL`: not configured) nothing changes.
+pub(crate) fn attach(q: &mut Vq, socket: Option<Socket>) -> Result<Option<Socket>> {
+    let Some(socket) = socket else {
+        if q.backend.is_some() {
+            q.last_avail_idx = q.ring.last_avail_idx();
+            q.ring.deactivate();
+        }
+        return Ok(q.backend.take());
+    };
+    if q.scratch.is_none() {
+        q.scratch = Some(Scratch::new()?);
+    }
+    let empty = MemTable::new();
+    let table = q.mem.as_deref().unwrap_or(&empty);
+    let mem = MappedMemory::new(table, OwnerAccess);
+    let mut ring = SplitQueue::new();
+    let addrs = RingAddrs {
+        desc: q.addr.desc_user_addr,
+        avail: q.addr.avail_user_addr,
+        used: q.addr.used_user_addr,
+    };
+    let setup = ring
+        .set_size(q.num)
+        .and_then(|()| ring.set_addrs(addrs, &mem))
+        .and_then(|()| ring.set_base(u32::from(q.ring_base())));
+    setup.map_err(|_| EINVAL)?;
+    ring.set_event_idx(has(q.acked_features, VIRTIO_RING_F_EVENT_IDX));
+    ring.set_notify_on_empty(has(q.acked_features, VIRTIO_F_NOTIFY_ON_EMPTY));
+    ring.activate(&mem).map_err(|_| EFAULT)?;
+    q.ring = ring;
+    Ok(q.backend.replace(socket))
+}
+
+/// `vq_err`: a guest error broke the queue; tell the device model.
+fn queue_error(q: &mut Vq, err: RingError) {
+    pr_debug!("virtqueue error: {}\n", err.as_str());
+    q.ring.mark_broken();
+    if let Some(ctx) = &q.err {
+        ctx.signal();
+    }
+}
+
+/// Appends the user-address pieces of `len` bytes at guest address `addr` to `iov`.
+fn push_iov(
+    iov: &mut KVec<bindings::iovec>,
+    table: &MemTable,
+    addr: u64,
+    len: u64,
+) -> core::result::Result<(), RingError> {
+    for piece in table.pieces(addr, len) {
+        let (uaddr, n) = piece?;
+        if iov.len() >= MAX_IOV {
+            return Err(RingError::TooManySegments);
+        }
+        let entry = bindings::iovec {
+            iov_base: uaddr as usize as *mut c_void,
+            iov_len: n as usize,
+        };
+        // Within the capacity reserved in `Scratch::new`: no allocation.
+        iov.push(entry, GFP_ATOMIC)
+            .map_err(|_| RingError::TooManySegments)?;
+    }
+    Ok(())
+}
+
+/// Fills `scratch.iov` with the chain's device-readable buffers minus the first `skip`
+/// bytes; returns the length. Device-writable buffers are a format error for TX.
+fn tx_iov(
+    chain: &mut DescChain,
+    mem: &MappedMemory<'_, OwnerAccess>,
+    scratch: &mut Scratch,
+    mut skip: u64,
+) -> core::result::Result<usize, RingError> {
+    clear(&mut scratch.iov);
+    let mut total = 0u64;
+    while let Some(desc) = chain.next_desc(mem) {
+        let desc = desc?;
+        if desc.is_write_only() {
+            return Err(RingError::ReadableAfterWritable);
+        }
+        let (mut addr, mut len) = (desc.addr, u64::from(desc.len));
+        let s = skip.min(len);
+        addr = addr.checked_add(s).ok_or(RingError::Overflow)?;
+        len -= s;
+        skip -= s;
+        if len > 0 {
+            push_iov(&mut scratch.iov, mem.table, addr, len)?;
+            total += len;
+        }
+    }
+    usize::try_from(total).map_err(|_| RingError::Overflow)
+}
+
+/// Transmits what the guest queued on the TX queue. Returns whether work is left.
+pub(crate) fn handle_tx(shared: &Shared) -> bool {
+    let mut guard = shared.vq(crate::device::VQ_TX).lock();
+    let q = &mut *guard;
+    if q.backend.is_none() || !q.ring.is_ready() || q.ring.is_broken() {
+        return false;
+    }
+    let table = q.mem.clone();
+    let empty = MemTable::new();
+    let mem = MappedMemory::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+    let (vhost_hlen, _) = header_lengths(q.acked_features);
+    shared.tx_blocked.store(false, Ordering::Relaxed);
+    // Errors here only mean a kick may come for nothing.
+    let _ = q.ring.disable_notification(&mem);
+
+    let (mut packets, mut bytes, mut used, mut more) = (0usize, 0usize, false, false);
+    loop {
+        let mut chain = match q.ring.pop_chain(&mem) {
+            Ok(Some(chain)) => chain,
+            Ok(None) => match q.ring.enable_notification(&mem) {
+                // Buffers slipped in while enabling: no kick will come for them.
+                Ok(true) => {
+                    let _ = q.ring.disable_notification(&mem);
+                    continue;
+                }
+                _ => break,
+            },
+            Err(e) => {
+                queue_error(q, e);
+                break;
+            }
+        };
+        let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) else {
+            break;
+        };
+        let len = match tx_iov(&mut chain, &mem, scratch, vhost_hlen as u64) {
+            Ok(len) => len,
+            Err(e) => {
+                queue_error(q, e);
+                break;
+            }
+        };
+        // SAFETY: `socket` holds a file reference; the iovecs are `scratch.iov.len()` valid
+        // entries of user addresses in the current (owner's) mm, which the socket reads
+        // with the usual user-copy fault handling.
+        let sent = unsafe {
+            vhost_net_rs_sendmsg(
+                socket.as_ptr(),
+                scratch.iov.as_ptr(),
+                scratch.iov.len(),
+                len,
+            )
+        };
+        if sent == -(bindings::EAGAIN as i32) || sent == -(bindings::ENOMEM as i32) {
+            // The socket is full: give the chain back, wait for room (socket hook).
+            q.ring.undo_pop(1);
+            shared.tx_blocked.store(true, Ordering::Relaxed);
+            break;
+        }
+        if sent < 0 {
+            pr_debug!("failed to send a packet: {}\n", sent);
+        }
+        if let Err(e) = q.ring.add_used(&mem, chain.head(), 0) {
+            queue_error(q, e);
+            break;
+        }
+        used = true;
+        packets += 1;
+        bytes += len;
+        if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
+            more = true;
+            break;
+        }
+    }
+    if used && q.ring.needs_notification(&mem) {
+        if let Some(call) = &q.call {
+            call.signal();
+        }
+    }
+    more
+}
+
+/// Pops chains until their device-writable space holds `need` bytes (one chain without
+/// mergeable buffers): `get_rx_bufs`. Fills `scratch.iov` (skipping `skip` bytes for the
+/// header vhost writes itself), `scratch.segs` (the writable buffers, for the header
+/// fix-ups) and `scratch.heads`. `Ok(false)` if the ring ran out (chains given back).
+fn rx_bufs(
+    ring: &mut SplitQueue,
+    mem: &MappedMemory<'_, OwnerAccess>,
+    scratch: &mut Scratch,
+    need: u64,
+    mergeable: bool,
+    mut skip: u64,
+) -> core::result::Result<bool, RingError> {
+    clear(&mut scratch.iov);
+    clear(&mut scratch.segs);
+    clear(&mut scratch.heads);
+    let mut have = 0u64;
+    while have < need {
+        if scratch.heads.len() >= MAX_HEADS || (!mergeable && !scratch.heads.is_empty()) {
+            // Too small for the packet.
+            ring.undo_pop(scratch.heads.len() as u16);
+            return Err(RingError::TooManySegments);
+        }
+        let Some(mut chain) = ring.pop_chain(mem)? else {
+            ring.undo_pop(scratch.heads.len() as u16);
+            return Ok(false);
+        };
+        let mut chain_len = 0u64;
+        while let Some(desc) = chain.next_desc(mem) {
+            let desc = desc?;
+            if !desc.is_write_only() {
+                return Err(RingError::ReadableAfterWritable);
+            }
+            let (addr, len) = (desc.addr, u64::from(desc.len));
+            if len == 0 {
+                continue;
+            }
+            if scratch.segs.len() >= MAX_IOV {
+                return Err(RingError::TooManySegments);
+            }
+            let seg = Segment {
+                addr,
+                len: desc.len,
+            };
+            scratch
+                .segs
+                .push(seg, GFP_ATOMIC)
+                .map_err(|_| RingError::TooManySegments)?;
+            let s = skip.min(len);
+            skip -= s;
+            if len > s {
+                push_iov(&mut scratch.iov, mem.table, addr + s, len - s)?;
+            }
+            chain_len += len;
+        }
+        let elem = UsedElem::new(u32::from(chain.head()), chain_len as u32);
+        scratch
+            .heads
+            .push(elem, GFP_ATOMIC)
+            .map_err(|_| RingError::TooManySegments)?;
+        have += chain_len;
+    }
+    // The last chain holds only the rest of the packet.
+    if let Some(last) = scratch.heads.last_mut() {
+        last.len -= (have - need) as u32;
+    }
+    Ok(true)
+}
+
+/// Writes `bytes` at byte `offset` of the buffers in `segs` (the packet's header area).
+fn write_at(
+    mem: &MappedMemory<'_, OwnerAccess>,
+    segs: &[Segment],
+    mut offset: u64,
+    mut bytes: &[u8],
+) -> core::result::Result<(), RingError> {
+    for seg in segs {
+        let len = u64::from(seg.len);
+        if offset >= len {
+            offset -= len;
+            continue;
+        }
+        let n = bytes.len().min((len - offset) as usize);
+        let (now, rest) = bytes.split_at(n);
+        mem.write(seg.addr + offset, now)?;
+        bytes = rest;
+        offset = 0;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+    }
+    if bytes.is_empty() {
+        Ok(())
+    } else {
+        Err(RingError::OutOfBounds)
+    }
+}
+
+/// Receives what the socket has into the RX queue's buffers. Returns whether work is left.
+pub(crate) fn handle_rx(shared: &Shared) -> bool {
+    let mut guard = shared.vq(VQ_RX).lock();
+    let q = &mut *guard;
+    if q.backend.is_none() || !q.ring.is_ready() || q.ring.is_broken() {
+        return false;
+    }
+    let table = q.mem.clone();
+    let empty = MemTable::new();
+    let mem = MappedMemory::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+    let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
+    let mergeable = has(q.acked_features, VIRTIO_NET_F_MRG_RXBUF);
+    let _ = q.ring.disable_notification(&mem);
+
+    let (mut packets, mut bytes, mut used, mut more) = (0usize, 0usize, false, false);
+    while let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) {
+        // SAFETY: `socket` holds a file reference.
+        let peek = unsafe { vhost_net_rs_peek_len(socket.as_ptr()) };
+        if peek <= 0 {
+            break;
+        }
+        let sock_len = peek as usize + sock_hlen;
+        let need = (sock_len + vhost_hlen) as u64;
+        match rx_bufs(
+            &mut q.ring,
+            &mem,
+            scratch,
+            need,
+            mergeable,
+            vhost_hlen as u64,
+        ) {
+            Ok(true) => {}
+            Ok(false) => match q.ring.enable_notification(&mem) {
+                // Buffers arrived meanwhile: try again.
+                Ok(true) => {
+                    let _ = q.ring.disable_notification(&mem);
+                    continue;
+                }
+                _ => break,
+            },
+            Err(RingError::TooManySegments) => {
+                // The packet does not fit the buffers: drop it, keep the buffers (vhost's
+                // "discarded rx packet"). As vhost, receive one byte of it into the first
+                // buffer (given back to the guest unused): tun dequeues nothing for an
+                // empty receive.
+                let Some(first) = scratch.iov.first() else {
+                    break;
+                };
+                let one = bindings::iovec {
+                    iov_base: first.iov_base,
+                    iov_len: 1,
+                };
+                // SAFETY: One byte into a guest buffer (a user address of the owner's mm)
+                // that the guest gave us; it is handed back without being used.
+                unsafe { vhost_net_rs_recvmsg(socket.as_ptr(), &one, 1, 1) };
+                packets += 1;
+                if packets >= WEIGHT_PACKETS {
+                    more = true;
+                    break;
+                }
+                continue;
+            }
+            Err(e) => {
+                queue_error(q, e);
+                break;
+            }
+        }
+        // SAFETY: As for sending: valid iovecs of user addresses in the owner's mm.
+        let got = unsafe {
+            vhost_net_rs_recvmsg(
+                socket.as_ptr(),
+                scratch.iov.as_ptr(),
+                scratch.iov.len(),
+                sock_len,
+            )
+        };
+        if got < 0 || got as usize != sock_len {
+            // vhost: "Discarded rx packet: len %d, expected %zd": give the buffers back.
+            q.ring.undo_pop(scratch.heads.len() as u16);
+            packets += 1;
+            if got < 0 {
+                break;
+            }
+            if packets >= WEIGHT_PACKETS {
+                more = true;
+                break;
+            }
+            continue;
+        }
+        let nheads = scratch.heads.len() as u16;
+        let fixup = if vhost_hlen > 0 {
+            // vhost supplies a plain header: no offloads, GSO none, then num_buffers.
+            let mut hdr = [0u8; 12];
+            hdr[10..12].copy_from_slice(&nheads.to_le_bytes());
+            write_at(&mem, &scratch.segs, 0, &hdr[..vhost_hlen])
+        } else if mergeable {
+            // The socket wrote the header: patch num_buffers (offset 10).
+            write_at(&mem, &scratch.segs, 10, &nheads.to_le_bytes())
+        } else {
+            Ok(())
+        };
+        let done = fixup.and_then(|()| q.ring.add_used_n(&mem, &scratch.heads));
+        if let Err(e) = done {
+            queue_error(q, e);
+            break;
+        }
+        used = true;
+        packets += 1;
+        bytes += sock_len;
+        if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
+            more = true;
+            break;
+        }
+    }
+    if used && q.ring.needs_notification(&mem) {
+        if let Some(call) = &q.call {
+            call.signal();
+        }
+    }
+    more
+}
