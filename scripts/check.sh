@@ -17,7 +17,7 @@ cd "$REPO_ROOT"
 
 BUILD=${BUILD:-$REPO_ROOT/build}
 RESULTS=$BUILD/results
-HOST_CRATES=(uapi/rust hypervisor)
+HOST_CRATES=(uapi/rust hypervisor rust/vring)
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 
 say() { printf 'check: %s\n' "$*"; }
