@@ -19,18 +19,7 @@ pub const EFER_SVME: u64 = 1 << 12;
 /// CR4.OSXSAVE.
 pub const CR4_OSXSAVE: u64 = 1 << 18;
 
-/// Result of a CPUID query.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuidResult {
-    /// EAX.
-    pub eax: u32,
-    /// EBX.
-    pub ebx: u32,
-    /// ECX.
-    pub ecx: u32,
-    /// EDX.
-    pub edx: u32,
-}
+pub use acrn_hv_core::cpuid::CpuidResult;
 
 /// CPUID leaf `leaf`, subleaf `subleaf`.
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {

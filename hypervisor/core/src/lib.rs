@@ -9,6 +9,9 @@
 //! * [`hypercall`]: `vmcall` permission checks and dispatch (ACRN `vmcall.c`).
 //! * [`memory`]: the Service VM's physical map and User VM region sets.
 //! * [`npt`]: nested page tables (AMD NPT / Intel EPT) over a [`npt::FrameAllocator`].
+//! * [`cpuid`]: the guest's CPUID (ACRN leaves, hypervisor bit, VMX/SVM hidden).
+//! * [`exit`]: [`exit::ExitHost`], what either backend's exit handlers ask of the rest of
+//!   the hypervisor (hypercalls, CPUID context).
 //! * [`guest_mem`], [`arch`]: what the backend provides: copies from/to Service VM
 //!   memory, nested-paging and vCPU hooks.
 //!
@@ -21,6 +24,8 @@
 pub mod error;
 
 pub mod arch;
+pub mod cpuid;
+pub mod exit;
 pub mod guest_mem;
 pub mod hypercall;
 pub mod memory;

@@ -9,11 +9,11 @@ use crate::guest_mem::ServiceVmRam;
 use crate::sync::SpinLock;
 use acrn_hv_boot::debug;
 use acrn_hv_boot::x86::{cpuid, xsetbv0, CpuidResult};
+use acrn_hv_core::cpuid::{CpuidCtx, DEBUG_MAGIC, DEBUG_SUBLEAVES};
+use acrn_hv_core::exit::ExitHost;
 use acrn_hv_core::hypercall::{hypercall_info, vmcall, HcArgs, HcCaller, HcOutcome};
 use acrn_hv_core::vm::SERVICE_VM_ID;
 use acrn_hv_core::vm_table::VmTable;
-use acrn_hv_svm::cpuid::{CpuidCtx, DEBUG_MAGIC, DEBUG_SUBLEAVES};
-use acrn_hv_svm::exit::ExitHost;
 
 /// Everything the exit handlers reach.
 pub struct Host {

@@ -13,13 +13,12 @@
 //! | VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA | #UD (SVM is hidden) |
 //! | SHUTDOWN, NPF, INVALID (low 32 bits 0xffff_ffff), anything else | park |
 
-use crate::cpuid::{guest_cpuid, is_hypervisor_leaf, CpuidCtx};
 use crate::decode::is_vmcall;
 use crate::event::{self, INJECT_GP0, INJECT_UD};
 use crate::perm::{MSR_EFER, MSR_VM_CR, MSR_VM_HSAVE_PA};
 use crate::vcpu::Vcpu;
-use acrn_hv_boot::x86::CpuidResult;
-use acrn_hv_core::guest_mem::GuestMemory;
+use acrn_hv_core::cpuid::{guest_cpuid, is_hypervisor_leaf, CpuidResult};
+pub use acrn_hv_core::exit::ExitHost;
 use acrn_hv_core::hypercall::{HcArgs, HcCaller, HcOutcome};
 
 /// Exit code: exception 6 (#UD).
@@ -65,21 +64,6 @@ pub const fn is_invalid(code: u64) -> bool {
 const LEN_CPUID: u64 = 2;
 const LEN_MSR: u64 = 2;
 const LEN_VMCALL: u64 = 3;
-
-/// What the exit handlers need from the rest of the hypervisor.
-pub trait ExitHost {
-    /// Service VM memory.
-    type Mem: GuestMemory;
-    /// Service VM memory, for reading guest page tables and instructions.
-    fn mem(&self) -> &Self::Mem;
-    /// Runs an ACRN hypercall ([`acrn_hv_core::hypercall::vmcall`] under the VM table lock).
-    fn hypercall(&mut self, caller: HcCaller, args: HcArgs) -> HcOutcome;
-    /// CPUID context for VM `vmid` whose CR4 is `guest_cr4`.
-    fn cpuid_ctx(&self, vmid: u16, guest_cr4: u64) -> CpuidCtx;
-    /// The host's answer to CPUID `leaf`/`subleaf` with XCR0 = `xcr0` (leaf 0xD depends on
-    /// the XCR0 in force).
-    fn native_cpuid(&self, leaf: u32, subleaf: u32, xcr0: u64) -> CpuidResult;
-}
 
 /// Why a vCPU is parked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,10 +195,11 @@ fn handle_msr(vcpu: &mut Vcpu) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpuid::LEAF_SIGNATURE;
     use crate::decode::VMCALL;
     use crate::vmcb::Vmcb;
+    use acrn_hv_core::cpuid::{CpuidCtx, LEAF_SIGNATURE};
     use acrn_hv_core::error::{HvResult, EINVAL};
+    use acrn_hv_core::guest_mem::GuestMemory;
     use acrn_hv_core::hv_err;
 
     /// Guest RAM with paging off: linear = physical.

@@ -6,8 +6,8 @@
 //! * [`perm`]: the I/O and MSR permission maps (pass-through except a few MSRs);
 //! * [`svm`]: feature checks and SVM enable (EFER.SVME, VM_HSAVE_PA, GIF);
 //! * [`vcpu`]: a vCPU: VMCB + guest registers, the VMRUN stub, XCR0 switching, the run loop;
-//! * [`exit`]: the one `match` over exit codes and the handlers;
-//! * [`cpuid`]: what the guest sees of CPUID (ACRN leaves, hypervisor bit, SVM hidden);
+//! * [`exit`]: the one `match` over exit codes and the handlers (CPUID policy and
+//!   [`exit::ExitHost`] live in `acrn-hv-core`, shared with the VMX backend);
 //! * [`decode`]: fetching guest instruction bytes through the guest's page tables, to
 //!   recognise ACRN's `vmcall` (`0f 01 c1`) behind a #UD intercept;
 //! * [`event`]: EVENTINJ encoding.
@@ -17,7 +17,6 @@
 
 #![cfg_attr(not(test), no_std)]
 
-pub mod cpuid;
 pub mod decode;
 pub mod event;
 pub mod exit;

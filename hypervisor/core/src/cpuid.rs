@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! CPUID as the Service VM sees it: the host's values with
+//! CPUID as a guest sees it, shared by the SVM and VMX backends: the host's values with
 //! * CPUID.1:ECX[31] (hypervisor present) set, VMX cleared, OSXSAVE from the guest's CR4;
 //! * CPUID.7.0:ECX.OSPKE from the guest's CR4;
-//! * SVM hidden: CPUID.8000_0001:ECX[2] cleared, leaf 8000_000A all zero;
+//! * SVM hidden: CPUID.8000_0001:ECX[2] cleared, leaf 8000_000A all zero (on Intel both
+//!   are zero already, so one policy serves both vendors);
 //! * ACRN's leaves (`arch/x86/guest/vcpuid.c`, Linux `arch/x86/include/asm/acrn.h`):
 //!   0x4000_0000 = max leaf 0x4000_0010 + "ACRNACRNACRN", 0x4000_0001 EAX bit 0 =
 //!   privileged (Service VM), 0x4000_0010 EAX = TSC frequency in kHz;
@@ -11,7 +12,18 @@
 //!
 //! Leaves 0x4000_0000..=0x4000_00ff that are not listed read as zero.
 
-use acrn_hv_boot::x86::CpuidResult;
+/// Result of a CPUID query (also what `acrn_hv_boot::x86::cpuid` returns).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuidResult {
+    /// EAX.
+    pub eax: u32,
+    /// EBX.
+    pub ebx: u32,
+    /// ECX.
+    pub ecx: u32,
+    /// EDX.
+    pub edx: u32,
+}
 
 /// ACRN's signature leaf.
 pub const LEAF_SIGNATURE: u32 = 0x4000_0000;
