@@ -215,6 +215,26 @@ pub fn boot_page_tables(base: u64) -> impl Iterator<Item = (u64, u64)> {
         .chain((0..2048u64).map(move |i| (pd + 8 * i, (i << 21) | P_RW | LARGE)))
 }
 
+/// Where and how a 64-bit guest starts (Linux's 64-bit boot protocol state), for either
+/// backend's guest-state setup (SVM `init_vmcb`, VMX `init_vmcs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LongModeEntry {
+    /// RIP.
+    pub rip: u64,
+    /// RSI (Linux: the zero page).
+    pub rsi: u64,
+    /// CR3 (an identity map covering the kernel and its boot data).
+    pub cr3: u64,
+    /// GDT base.
+    pub gdt_base: u64,
+    /// GDT limit.
+    pub gdt_limit: u32,
+    /// Code selector (64-bit code descriptor in the GDT).
+    pub cs: u16,
+    /// Data selector.
+    pub ds: u16,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,24 +114,7 @@ extern "C" {
     fn svm_vmrun(vmcb_pa: u64, regs: *mut GuestRegs);
 }
 
-/// Where and how a 64-bit guest starts (Linux's 64-bit boot protocol state).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LongModeEntry {
-    /// RIP.
-    pub rip: u64,
-    /// RSI (Linux: the zero page).
-    pub rsi: u64,
-    /// CR3 (an identity map covering the kernel and its boot data).
-    pub cr3: u64,
-    /// GDT base.
-    pub gdt_base: u64,
-    /// GDT limit.
-    pub gdt_limit: u32,
-    /// Code selector (64-bit code descriptor in the GDT).
-    pub cs: u16,
-    /// Data selector.
-    pub ds: u16,
-}
+pub use acrn_hv_boot::linux::LongModeEntry;
 
 /// VM-wide settings of a VMCB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
