@@ -54,3 +54,39 @@ pub trait HvArch {
         cr0 & !CR0_VALID_BITS == 0 && cr4 & !CR4_VALID_BITS == 0
     }
 }
+
+/// The virtualization extension a backend drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// AMD SVM (`arch/svm`): the one that runs, under QEMU/TCG in CI.
+    Svm,
+    /// Intel VMX (`arch/vmx`): a compile- and host-tested skeleton.
+    Vmx,
+}
+
+impl Backend {
+    /// The backend for a CPU whose CPUID.1:ECX is `leaf1_ecx` and CPUID.8000_0001:ECX is
+    /// `ext1_ecx` (0 if that leaf does not exist): SVM (bit 2) first, then VMX (bit 5).
+    pub const fn select(leaf1_ecx: u32, ext1_ecx: u32) -> Option<Self> {
+        if ext1_ecx & (1 << 2) != 0 {
+            Some(Self::Svm)
+        } else if leaf1_ecx & (1 << 5) != 0 {
+            Some(Self::Vmx)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::Backend;
+
+    #[test]
+    fn vendor_choice() {
+        assert_eq!(Backend::select(0, 1 << 2), Some(Backend::Svm));
+        assert_eq!(Backend::select(1 << 5, 0), Some(Backend::Vmx));
+        assert_eq!(Backend::select(1 << 5, 1 << 2), Some(Backend::Svm));
+        assert_eq!(Backend::select(!(1 << 5), !(1 << 2)), None);
+    }
+}

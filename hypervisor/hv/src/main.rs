@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `acrn-hv.elf`: the acrn-rs hypervisor for AMD SVM, booted by a multiboot1 loader
+//! `acrn-hv.elf`: the acrn-rs hypervisor, booted by a multiboot1 loader
 //! (`qemu-system-x86_64 -kernel acrn-hv.elf -initrd "bzImage args,initramfs"`).
 //!
 //! Boot flow ([`hv_entry64`], on pCPU 0):
 //! 1. COM1 log, exception handlers, multiboot information (memory map, modules);
-//! 2. host setup: PAT = [`HOST_PAT`], XSAVE with every supported XCR0 component, SVM on;
+//! 2. the backend by CPUID ([`Backend::select`]): AMD SVM continues; Intel VMX is a
+//!    skeleton that logs its capabilities and parks ([`vmx::skeleton`]);
+//!    host setup: PAT = [`HOST_PAT`], XSAVE with every supported XCR0 component, SVM on;
 //! 3. TSC calibration; the Service VM's memory map (firmware map minus
 //!    `[__hv_start, __hv_end)`) and the VM table;
 //! 4. pCPUs other than pCPU 0 are reserved for User VMs and hidden in the MADT;
@@ -26,6 +28,7 @@ mod service_vm;
 mod sync;
 mod trap;
 mod tsc;
+mod vmx;
 
 use acrn_hv_boot::entry::{image_range, MULTIBOOT_BOOTLOADER_MAGIC};
 use acrn_hv_boot::multiboot::{self, BootInfo, EMPTY_BOOT_INFO};
@@ -34,6 +37,7 @@ use acrn_hv_boot::x86::{
     cpuid, halt_forever, read_cr4, write_cr4, wrmsr, xsetbv0, CR4_OSXSAVE, MSR_PAT,
 };
 use acrn_hv_boot::{acpi, error, info, log, warn};
+use acrn_hv_core::arch::Backend;
 use acrn_hv_core::memory::ServiceVmMemory;
 use acrn_hv_core::npt::{map_service_vm, NestedPageTable, NptFormat, PageSize, HOST_PAT};
 use acrn_hv_core::vm_table::{VmTable, VmTableConfig};
@@ -92,7 +96,7 @@ fn setup_xsave() -> Option<u64> {
 pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
     log::init();
     trap::init();
-    info!("acrn-rs hypervisor {} (AMD SVM)", env!("CARGO_PKG_VERSION"));
+    info!("acrn-rs hypervisor {}", env!("CARGO_PKG_VERSION"));
     if magic != MULTIBOOT_BOOTLOADER_MAGIC {
         fail(
             "not booted by a multiboot loader",
@@ -117,6 +121,20 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
         "hypervisor memory {hv_start:#x}-{hv_end:#x}, command line '{}'",
         boot.cmdline.as_str()
     );
+
+    let ext1_ecx = if cpuid(0x8000_0000, 0).eax >= 0x8000_0001 {
+        cpuid(0x8000_0001, 0).ecx
+    } else {
+        0
+    };
+    match Backend::select(cpuid(1, 0).ecx, ext1_ecx) {
+        Some(Backend::Svm) => info!("backend: AMD SVM"),
+        Some(Backend::Vmx) => {
+            info!("backend: Intel VMX");
+            vmx::skeleton()
+        }
+        None => fail("no SVM or VMX", format_args!("CPUID")),
+    }
 
     // Host CPU state.
     // SAFETY: the host page tables use PAT index 0 only, which HOST_PAT keeps write-back.
