@@ -42,6 +42,8 @@ pub(crate) const WEIGHT_BYTES: usize = 0x80000;
 pub(crate) const MAX_IOV: usize = 64;
 /// Most chains one received packet may span (mergeable receive buffers).
 pub(crate) const MAX_HEADS: usize = 64;
+/// Transmitted chains returned to the used ring in one update (vhost's `VHOST_NET_BATCH`).
+pub(crate) const TX_BATCH: usize = 64;
 
 // `struct socket` is passed as an opaque pointer: only the C side looks inside.
 extern "C" {
@@ -75,6 +77,8 @@ pub(crate) struct Scratch {
     iov: KVec<bindings::iovec>,
     segs: KVec<Segment>,
     heads: KVec<UsedElem>,
+    /// Sent chains not yet in the used ring.
+    done: KVec<UsedElem>,
 }
 
 // SAFETY: The iovecs only hold user addresses of the owner, used by whichever thread holds
@@ -88,6 +92,7 @@ impl Scratch {
                 iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 segs: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 heads: KVec::with_capacity(MAX_HEADS, GFP_KERNEL)?,
+                done: KVec::with_capacity(TX_BATCH, GFP_KERNEL)?,
             },
             GFP_KERNEL,
         )?)
@@ -300,12 +305,7 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         // entries of user addresses in the current (owner's) mm, which the socket reads
         // with the usual user-copy fault handling.
         let sent = unsafe {
-            vhost_net_rs_sendmsg(
-                socket.as_ptr(),
-                scratch.iov.as_ptr(),
-                scratch.iov.len(),
-                len,
-            )
+            vhost_net_rs_sendmsg(socket.as_ptr(), scratch.iov.as_ptr(), scratch.iov.len(), len)
         };
         if sent == -(bindings::EAGAIN as i32) || sent == -(bindings::ENOMEM as i32) {
             // The socket is full: give the chain back, wait for room (socket hook).
@@ -316,16 +316,34 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         if sent < 0 {
             pr_debug!("failed to send a packet: {}\n", sent);
         }
-        if let Err(e) = q.ring.add_used(&mem, chain.head(), 0) {
-            queue_error(q, e);
+        // Within the capacity reserved in `Scratch::new`: no allocation.
+        if scratch
+            .done
+            .push(UsedElem::new(u32::from(chain.head()), 0), GFP_ATOMIC)
+            .is_err()
+        {
             break;
         }
-        used = true;
         packets += 1;
         bytes += len;
+        if scratch.done.len() >= TX_BATCH {
+            match flush_used(&mut q.ring, &mem, scratch) {
+                Ok(()) => used = true,
+                Err(e) => {
+                    queue_error(q, e);
+                    break;
+                }
+            }
+        }
         if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
             more = true;
             break;
+        }
+    }
+    if let Some(scratch) = q.scratch.as_deref_mut() {
+        match flush_used(&mut q.ring, &mem, scratch) {
+            Ok(()) => used |= packets > 0,
+            Err(e) => queue_error(q, e),
         }
     }
     if used && q.ring.needs_notification(&mem) {
@@ -334,6 +352,20 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         }
     }
     more
+}
+
+/// Returns the sent chains of `scratch.done` to the used ring in one update.
+fn flush_used(
+    ring: &mut SplitQueue,
+    mem: &MappedMemory<'_, OwnerAccess>,
+    scratch: &mut Scratch,
+) -> core::result::Result<(), RingError> {
+    if scratch.done.is_empty() {
+        return Ok(());
+    }
+    let result = ring.add_used_n(mem, &scratch.done);
+    clear(&mut scratch.done);
+    result
 }
 
 /// Pops chains until their device-writable space holds `need` bytes (one chain without
