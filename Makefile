@@ -9,6 +9,7 @@
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
 #   make run                      boot the Service VM in QEMU with our modules, to a shell
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
+#   make bench                    ours against the C references, release kernel, one boot
 #
 # KDIR may name any Rust-enabled Linux 6.12 build tree; by default it is the cached test
 # kernel of FLAVOUR (debug: lock/KASAN/kmemleak checking; release: for benchmarks).
@@ -64,6 +65,9 @@ hypervisor:
 
 check:
 	scripts/check.sh
+
+bench:
+	scripts/bench.sh
 
 selftest: initramfs
 	scripts/qemu-run.sh --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \

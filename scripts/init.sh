@@ -2,7 +2,8 @@
 # /init of the acrn-rs test initramfs (busybox sh); installed by scripts/initramfs.sh.
 #
 # Kernel command line:
-#   acrn_rs.mode=test|shell   run the kselftests and power off (default), or give a shell on ttyS0
+#   acrn_rs.mode=test|shell|bench   run the kselftests and power off (default), give a shell
+#                          on ttyS0, or run every /selftests/*/*_bench program and power off
 #   acrn_rs.suites=a,b        suites to run, in this order (default: all of kselftest-list.txt)
 #   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
 #
@@ -126,7 +127,19 @@ run_tests() {
 	echo "acrn-rs-tests: end"
 }
 
-if [ "$mode" = shell ]; then
+# Benchmarks: each prints "bench <name> ours=<v> ref=<v> ratio=<r>" lines of its own.
+run_benches() {
+	echo "acrn-rs-bench: begin"
+	for b in "$SELFTESTS"/*/*_bench; do
+		[ -x "$b" ] || continue
+		(cd "$(dirname "$b")" && "./$(basename "$b")") 2>&1 || echo "acrn-rs-bench: $b failed"
+	done
+	echo "acrn-rs-bench: end"
+}
+
+if [ "$mode" = bench ]; then
+	run_benches
+elif [ "$mode" = shell ]; then
 	echo "acrn-rs: shell on the console (HSM_MODULE=$HSM_MODULE); tests in $SELFTESTS; exit to power off"
 	# This child of PID 1 is no process-group leader: setsid does not fork again, so init waits
 	# for the shell (with job control, as cttyhack makes ttyS0 its controlling terminal).

@@ -19,7 +19,7 @@ CFLAGS += -O2 -g -Wall -Werror -D_GNU_SOURCE -pthread \
 	-I$(KSRC)/tools/testing/selftests -I$(ROOT)/selftests/include -I$(ROOT)/uapi -I$(ROOT)
 LDFLAGS += -static -pthread
 
-PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS))
+PROGS := $(addprefix $(OUTPUT)/,$(TEST_GEN_PROGS) $(TEST_GEN_FILES))
 
 all: $(PROGS)
 	@if [ -f settings ]; then cp settings $(OUTPUT)/settings; fi

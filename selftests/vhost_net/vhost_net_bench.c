@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-net transmit throughput, ours (/dev/vhost-net-rs) against Linux's C vhost_net
+ * (/dev/vhost-net), same harness, same boot: the guest side keeps the TX ring full of
+ * frames (one descriptor each, interrupts off, kicks only when the device asks for them)
+ * and counts completions for a fixed time; the tap hands the frames to the network stack,
+ * which drops them (unknown ethertype). Runs alternate between the modules; each figure is
+ * the median of RUNS runs. Output, one line per figure:
+ *
+ *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
+ *
+ * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "vhost_harness.h"
+
+#define RUNS		3
+#define SECONDS		2.0
+#define TX_RING		256
+
+struct dev {
+	int fd;
+	struct guest g;
+	struct dvq q[2];
+	struct tap tap;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int dev_open(struct dev *d, const char *path)
+{
+	uint64_t features = 1ULL << VIRTIO_F_VERSION_1;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0 || guest_init(&d->g))
+		return -1;
+	dvq_init(&d->q[VQ_RX], d->g.mem, TX_RING);
+	dvq_init(&d->q[VQ_TX], d->g.mem + RING_AREA / 2, TX_RING);
+	if (ioctl(d->fd, VHOST_SET_OWNER) || ioctl(d->fd, VHOST_SET_FEATURES, &features) ||
+	    vhost_mem_table(d->fd, &d->g, GUEST_BASE, GUEST_SIZE) ||
+	    vring_setup(d->fd, VQ_RX, &d->q[VQ_RX]) || vring_setup(d->fd, VQ_TX, &d->q[VQ_TX]) ||
+	    tap_open(&d->tap) || set_backend(d->fd, VQ_TX, d->tap.fd))
+		return -1;
+	return 0;
+}
+
+static void dev_close(struct dev *d)
+{
+	close(d->fd);
+	tap_close(&d->tap);
+	dvq_close(&d->q[VQ_RX]);
+	dvq_close(&d->q[VQ_TX]);
+	munmap(d->g.mem, GUEST_SIZE);
+}
+
+/* Transmits @flen-byte frames for SECONDS; returns frames per second. */
+static double tx_run(const char *path, size_t flen)
+{
+	struct dev d;
+	struct dvq *q;
+	uint8_t frame[2048];
+	long done = 0;
+	double t0, t1;
+
+	if (dev_open(&d, path)) {
+		fprintf(stderr, "%s: setup failed: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	q = &d.q[VQ_TX];
+	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	/* One buffer per descriptor, set up once: descriptor i always holds frame buffer i. */
+	make_frame(frame, flen, 1);
+	for (unsigned int i = 0; i < q->num; i++) {
+		uint8_t *buf = guest_alloc(&d.g, HDR_LEN + flen);
+
+		memset(buf, 0, HDR_LEN);
+		memcpy(buf + HDR_LEN, frame, flen);
+		q->desc[i] = (struct vring_desc){ gpa_of(&d.g, buf), HDR_LEN + flen, 0, 0 };
+	}
+	t0 = now();
+	t1 = t0;
+	while (t1 - t0 < SECONDS) {
+		uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+		int added = 0;
+
+		done += (uint16_t)(used - q->last_used);
+		q->last_used = used;
+		while ((uint16_t)(q->avail_idx - q->last_used) < q->num) {
+			q->avail->ring[q->avail_idx % q->num] = q->avail_idx % q->num;
+			q->avail_idx++;
+			added = 1;
+		}
+		if (added) {
+			__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (!(__atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY))
+				dvq_kick(q);
+		} else {
+			sched_yield();
+		}
+		t1 = now();
+	}
+	dev_close(&d);
+	return done / (t1 - t0);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void figure(const char *name, size_t flen, double scale)
+{
+	double ours[RUNS], ref[RUNS];
+
+	for (int i = 0; i < RUNS; i++) {
+		ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
+		ref[i] = tx_run("/dev/vhost-net", flen) * scale;
+	}
+	qsort(ours, RUNS, sizeof(double), cmp);
+	qsort(ref, RUNS, sizeof(double), cmp);
+	printf("bench %s ours=%.0f ref=%.0f ratio=%.2f\n", name, ours[RUNS / 2], ref[RUNS / 2],
+	       ours[RUNS / 2] / ref[RUNS / 2]);
+	fflush(stdout);
+}
+
+int main(void)
+{
+	if (system("modprobe vhost_net_rs") || system("modprobe vhost_net")) {
+		fprintf(stderr, "modprobe failed\n");
+		return 1;
+	}
+	/* Warm up both paths once. */
+	tx_run("/dev/vhost-net-rs", 64);
+	tx_run("/dev/vhost-net", 64);
+	figure("vhost_net_tx_64B_packets_per_s", 64, 1);
+	figure("vhost_net_tx_1500B_bytes_per_s", 1500, 1500);
+	return 0;
+}
