@@ -35,10 +35,12 @@ use kernel::{
     ThisModule,
 };
 
+// `fops` is `const struct file_operations *`, passed as an opaque pointer: with some kernel
+// configurations a struct it reaches has no fields, which `improper_ctypes` rejects.
 extern "C" {
     fn acrn_rs_misc_register(
         name: *const c_char,
-        fops: *const bindings::file_operations,
+        fops: *const c_void,
         out: *mut *mut c_void,
     ) -> c_int;
     fn acrn_rs_misc_deregister(misc: *mut c_void);
@@ -106,7 +108,13 @@ impl<T: MiscDevice> Registration<T> {
         // SAFETY: `name` is NUL-terminated and `'static`; `fops` is a valid table whose heap
         // address outlives the registration (it is dropped only after deregistering); `misc`
         // is a valid place for the handle.
-        to_result(unsafe { acrn_rs_misc_register(name.as_char_ptr(), &*fops, &mut misc) })?;
+        to_result(unsafe {
+            acrn_rs_misc_register(
+                name.as_char_ptr(),
+                (&*fops as *const bindings::file_operations).cast(),
+                &mut misc,
+            )
+        })?;
         let misc = NonNull::new(misc).ok_or(EINVAL)?;
         // INVARIANT: registration succeeded with this `fops`.
         Ok(Self {
