@@ -199,6 +199,15 @@ pub(crate) fn attach(q: &mut Vq, socket: Option<Socket>) -> Result<Option<Socket
     Ok(q.backend.replace(socket))
 }
 
+/// After used-ring updates: interrupts the guest unless it suppressed that (`vhost_signal`).
+fn signal_used(q: &mut Vq, mem: &MappedMemory<'_, OwnerAccess>) {
+    if q.ring.needs_notification(mem) {
+        if let Some(call) = &q.call {
+            call.signal();
+        }
+    }
+}
+
 /// `vq_err`: a guest error broke the queue; tell the device model.
 fn queue_error(q: &mut Vq, err: RingError) {
     pr_debug!("virtqueue error: {}\n", err.as_str());
@@ -305,7 +314,12 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         // entries of user addresses in the current (owner's) mm, which the socket reads
         // with the usual user-copy fault handling.
         let sent = unsafe {
-            vhost_net_rs_sendmsg(socket.as_ptr(), scratch.iov.as_ptr(), scratch.iov.len(), len)
+            vhost_net_rs_sendmsg(
+                socket.as_ptr(),
+                scratch.iov.as_ptr(),
+                scratch.iov.len(),
+                len,
+            )
         };
         if sent == -(bindings::EAGAIN as i32) || sent == -(bindings::ENOMEM as i32) {
             // The socket is full: give the chain back, wait for room (socket hook).
@@ -346,10 +360,8 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
             Err(e) => queue_error(q, e),
         }
     }
-    if used && q.ring.needs_notification(&mem) {
-        if let Some(call) = &q.call {
-            call.signal();
-        }
+    if used {
+        signal_used(q, &mem);
     }
     more
 }
@@ -579,10 +591,8 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
             break;
         }
     }
-    if used && q.ring.needs_notification(&mem) {
-        if let Some(call) = &q.call {
-            call.signal();
-        }
+    if used {
+        signal_used(q, &mem);
     }
     more
 }
