@@ -16,9 +16,16 @@ mod kext;
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../uapi/rust/src/acrn.rs"]
-mod uapi;
+mod acrn;
 
+// `hv.rs` refers to `crate::acrn`, which the module above provides.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../uapi/rust/src/hv.rs"]
+mod hv;
+
+mod hypercall;
 mod ioctl;
+mod mm;
 mod vm;
 
 use kext::miscdev::Registration;

@@ -5,6 +5,8 @@
  */
 #include <asm/hypervisor.h>
 #include <asm/acrn.h>
+#include <linux/io.h>
+#include <linux/mm.h>
 #include "../rust/shim.c"
 
 bool acrn_hsm_running_on_acrn(void);
@@ -20,4 +22,19 @@ bool acrn_hsm_running_on_acrn(void)
 bool acrn_hsm_is_privileged_vm(void)
 {
 	return cpuid_eax(ACRN_CPUID_FEATURES) & ACRN_FEATURE_PRIVILEGED_VM;
+}
+
+u64 acrn_hsm_virt_to_phys(const void *addr);
+u64 acrn_hsm_page_to_phys(void *page);
+
+/* Service VM physical address of direct-mapped (kmalloc) kernel memory. */
+u64 acrn_hsm_virt_to_phys(const void *addr)
+{
+	return virt_to_phys((void *)addr);
+}
+
+/* Physical address of a (pinned) page. */
+u64 acrn_hsm_page_to_phys(void *page)
+{
+	return page_to_phys(page);
 }

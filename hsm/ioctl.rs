@@ -1,22 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Decoding of `/dev/acrn_hsm` ioctls: which command, which VM state it needs.
+//! Decoding of `/dev/acrn_hsm` ioctls (Linux `acrn_dev_ioctl`): which command, which VM state
+//! it needs, argument copies and the reserved-field checks.
 //!
-//! This skeleton implements the upstream state rule (no command but `CREATE_VM` before a VM
-//! exists: `EINVAL`) and answers `ENOTTY` for everything else; the VM commands follow with the
-//! full HSM (see `Documentation/hsm.rst`).
+//! Upstream rules: no command but `CREATE_VM` before a VM exists (`EINVAL`); reserved fields
+//! must be zero (`EINVAL`); a bad argument pointer gives `EFAULT`; unknown commands `ENOTTY`.
+//! Commands of the full HSM not implemented yet (IOREQ clients, ioeventfd, irqfd, devices,
+//! interrupts, PM) answer `ENOTTY`.
 
 use crate::{
+    acrn::{self, VcpuRegs, VmCreation, VmMemmap},
+    hypercall,
     kext::ioctl::IoctlArg,
-    uapi::ACRN_IOCTL_CREATE_VM,
     vm::{Vm, ACRN_INVALID_VMID},
 };
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    types::{AsBytes, FromBytes},
+};
+
+// SAFETY: `VmCreation` is `repr(C)` with integer fields only: every bit pattern is valid.
+unsafe impl FromBytes for VmCreation {}
+// SAFETY: `VmCreation` is `repr(C)`, 48 bytes of integers without padding (2+2+2+2+16+8+8+8).
+unsafe impl AsBytes for VmCreation {}
+// SAFETY: `VcpuRegs` is `repr(C)` (with `repr(C, packed)` members) of integers only: every bit
+// pattern is valid.
+unsafe impl FromBytes for VcpuRegs {}
+// SAFETY: `VmMemmap` is `repr(C)` of `u32`/`u64` fields and a union of two `u64`s: every bit
+// pattern is valid.
+unsafe impl FromBytes for VmMemmap {}
 
 /// Handles one ioctl on `vm`'s file.
 pub(crate) fn dispatch(vm: &Vm, arg: IoctlArg) -> Result<isize> {
-    if vm.vmid() == ACRN_INVALID_VMID && arg.cmd() != ACRN_IOCTL_CREATE_VM {
+    let cmd = arg.cmd();
+    if cmd != acrn::ACRN_IOCTL_CREATE_VM && vm.vmid() == ACRN_INVALID_VMID {
         return Err(EINVAL);
     }
-    Err(ENOTTY)
+    match cmd {
+        acrn::ACRN_IOCTL_CREATE_VM => vm.create(arg),
+        acrn::ACRN_IOCTL_DESTROY_VM => vm.inner.lock().destroy().map(|()| 0),
+        acrn::ACRN_IOCTL_START_VM => vm.vm_op(hypercall::start_vm).map(|()| 0),
+        acrn::ACRN_IOCTL_PAUSE_VM => vm.vm_op(hypercall::pause_vm).map(|()| 0),
+        acrn::ACRN_IOCTL_RESET_VM => vm.vm_op(hypercall::reset_vm).map(|()| 0),
+        acrn::ACRN_IOCTL_SET_VCPU_REGS => {
+            let regs = KBox::new(arg.read::<VcpuRegs>()?, GFP_KERNEL)?;
+            check_vcpu_regs(&regs)?;
+            vm.set_vcpu_regs(&regs).map(|()| 0)
+        }
+        acrn::ACRN_IOCTL_SET_MEMSEG => vm.set_memseg(&arg.read::<VmMemmap>()?).map(|()| 0),
+        acrn::ACRN_IOCTL_UNSET_MEMSEG => vm.unset_memseg(&arg.read::<VmMemmap>()?).map(|()| 0),
+        _ => Err(ENOTTY),
+    }
+}
+
+/// The reserved fields of `acrn_vcpu_regs` must all be zero, as in the C driver.
+fn check_vcpu_regs(regs: &VcpuRegs) -> Result {
+    let r = &regs.vcpu_regs;
+    // Packed members are copied out by value, never referenced.
+    let (gdt, idt) = ({ r.gdt.reserved }, { r.idt.reserved });
+    let nonzero = regs.reserved.iter().any(|&v| v != 0)
+        || r.reserved_32.iter().any(|&v| v != 0)
+        || r.reserved_64.iter().any(|&v| v != 0)
+        || gdt.iter().any(|&v| v != 0)
+        || idt.iter().any(|&v| v != 0);
+    if nonzero {
+        return Err(EINVAL);
+    }
+    Ok(())
 }

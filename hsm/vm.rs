@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One User VM per open file of `/dev/acrn_hsm`.
+//! One User VM per open file of `/dev/acrn_hsm` (Linux `drivers/virt/acrn/vm.c`).
 //!
 //! A file starts with no VM (`vmid` = `ACRN_INVALID_VMID`) until `ACRN_IOCTL_CREATE_VM`
 //! succeeds; until then every other ioctl gets `EINVAL`, as in the C driver.
+//!
+//! Locking: [`Vm::inner`] is held across the hypercalls that name the VM id, so a concurrent
+//! `DESTROY_VM` on the same file can not free the id (and let the hypervisor hand it to
+//! another VM) while a call is using it. It is never held across a user copy or a page pin.
 
-use crate::{ioctl, kext::ioctl::IoctlArg, kext::miscdev::MiscDevice};
+use crate::{
+    acrn::{VmCreation, VmMemmap},
+    hypercall, ioctl,
+    kext::ioctl::IoctlArg,
+    kext::miscdev::MiscDevice,
+    mm::{self, PinnedPages},
+};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// The VM id of a file that has no VM (`ACRN_INVALID_VMID` in the C driver).
@@ -15,6 +25,51 @@ pub(crate) const ACRN_INVALID_VMID: u16 = 0xffff;
 pub(crate) struct VmInner {
     /// The hypervisor's id of the VM, or [`ACRN_INVALID_VMID`].
     pub(crate) vmid: u16,
+    /// The pinned I/O request page.
+    ioreq_page: Option<PinnedPages>,
+    /// Pinned guest RAM, one entry per RAM `SET_MEMSEG`.
+    ram: KVec<PinnedPages>,
+}
+
+impl VmInner {
+    /// The VM id, `EINVAL` if there is no VM.
+    pub(crate) fn id(&self) -> Result<u16> {
+        match self.vmid {
+            ACRN_INVALID_VMID => Err(EINVAL),
+            id => Ok(id),
+        }
+    }
+
+    /// `acrn_vm_destroy`: idempotent; `HC_DESTROY_VM`, then (upstream order) the I/O request
+    /// page and the guest RAM are unpinned. If the hypercall fails nothing changes.
+    pub(crate) fn destroy(&mut self) -> Result {
+        let Ok(vmid) = self.id() else {
+            return Ok(());
+        };
+        hypercall::destroy_vm(vmid)?;
+        self.ioreq_page = None;
+        self.ram = KVec::new();
+        self.vmid = ACRN_INVALID_VMID;
+        Ok(())
+    }
+
+    /// Teardown on `release()`: pauses the VM (a DM that dies leaves it running; ACRN destroys
+    /// paused VMs only), then destroys it. If the hypervisor still refuses, the pages stay
+    /// pinned forever: it may still map them into the guest.
+    fn release(&mut self) {
+        let Ok(vmid) = self.id() else {
+            return;
+        };
+        let _ = hypercall::pause_vm(vmid);
+        if self.destroy().is_err() {
+            pr_info!(
+                "VM {} could not be destroyed; its pages stay pinned\n",
+                vmid
+            );
+            core::mem::forget(self.ioreq_page.take());
+            core::mem::forget(core::mem::replace(&mut self.ram, KVec::new()));
+        }
+    }
 }
 
 /// A User VM, owned by one open file.
@@ -29,6 +84,99 @@ impl Vm {
     pub(crate) fn vmid(&self) -> u16 {
         self.inner.lock().vmid
     }
+
+    /// `ACRN_IOCTL_CREATE_VM` (`acrn_vm_create` + `acrn_ioreq_init`).
+    pub(crate) fn create(&self, arg: IoctlArg) -> Result<isize> {
+        let mut param = KBox::new(arg.read::<VmCreation>()?, GFP_KERNEL)?;
+        if param.reserved0 | param.reserved1 != 0 {
+            return Err(EINVAL);
+        }
+        // The C driver pins after HC_CREATE_VM; either way a bad page gives EINVAL.
+        let ioreq = PinnedPages::pin(param.ioreq_buf, 1).map_err(|_| EINVAL)?;
+        let ioreq_pa = KBox::new(ioreq.phys(0), GFP_KERNEL)?;
+        {
+            let mut inner = self.inner.lock();
+            // A second CREATE_VM on a file: the C driver creates a VM in the hypervisor, fails
+            // on the busy ioreq page and loses the first VM; we refuse up front.
+            if inner.vmid != ACRN_INVALID_VMID {
+                return Err(EINVAL);
+            }
+            if hypercall::create_vm(&mut param).is_err() || param.vmid == ACRN_INVALID_VMID {
+                return Err(EINVAL);
+            }
+            if hypercall::set_ioreq_buffer(param.vmid, &ioreq_pa).is_err() {
+                let _ = hypercall::destroy_vm(param.vmid);
+                return Err(EINVAL);
+            }
+            inner.vmid = param.vmid;
+            inner.ioreq_page = Some(ioreq);
+        }
+        if arg.write(&*param).is_err() {
+            let _ = self.inner.lock().destroy();
+            return Err(EFAULT);
+        }
+        Ok(0)
+    }
+
+    /// `ACRN_IOCTL_SET_MEMSEG`.
+    pub(crate) fn set_memseg(&self, memmap: &VmMemmap) -> Result {
+        match memmap.r#type {
+            crate::acrn::ACRN_MEMMAP_RAM => self.ram_map(memmap),
+            crate::acrn::ACRN_MEMMAP_MMIO => {
+                let regions = mm::mmio_region(memmap, true)?;
+                let inner = self.inner.lock();
+                // SAFETY: The region names Service VM MMIO/physical memory given by the DM
+                // (upstream ABI), no page pinned by this driver.
+                unsafe { mm::set_regions(inner.id()?, &regions) }
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// `ACRN_IOCTL_UNSET_MEMSEG`: MMIO only (RAM is unmapped when the VM is destroyed).
+    pub(crate) fn unset_memseg(&self, memmap: &VmMemmap) -> Result {
+        if memmap.r#type != crate::acrn::ACRN_MEMMAP_MMIO {
+            return Err(EINVAL);
+        }
+        let regions = mm::mmio_region(memmap, false)?;
+        let inner = self.inner.lock();
+        // SAFETY: An `MR_DEL` maps nothing.
+        unsafe { mm::set_regions(inner.id()?, &regions) }
+    }
+
+    /// `acrn_vm_ram_map` for anonymous/file memory: pins `len / PAGE_SIZE` pages at
+    /// `vma_base` and maps them in one batch.
+    fn ram_map(&self, memmap: &VmMemmap) -> Result {
+        let nr = usize::try_from(memmap.len / mm::PAGE_SIZE).map_err(|_| EINVAL)?;
+        if nr == 0 {
+            return Err(EINVAL);
+        }
+        let pages = PinnedPages::pin(memmap.vma_base(), nr)?;
+        let regions = mm::ram_regions(memmap, &pages)?;
+        let mut inner = self.inner.lock();
+        let vmid = inner.id()?;
+        if inner.ram.len() >= mm::MEM_MAPPING_MAX {
+            return Err(ENOMEM);
+        }
+        // Recorded before the hypercall: the hypervisor applies a batch in order and keeps
+        // the entries before a failing one, so even after a failure some pages may be mapped;
+        // they stay pinned until the VM is destroyed.
+        inner.ram.push(pages, GFP_KERNEL)?;
+        // SAFETY: The pages are pinned and owned by `inner.ram` until the VM is destroyed.
+        unsafe { mm::set_regions(vmid, &regions) }
+    }
+
+    /// A hypercall that takes only the VM id (START/PAUSE/RESET/DESTROY).
+    pub(crate) fn vm_op(&self, op: fn(u16) -> Result) -> Result {
+        let inner = self.inner.lock();
+        op(inner.id()?)
+    }
+
+    /// `ACRN_IOCTL_SET_VCPU_REGS` with checked `regs` in kmalloc memory.
+    pub(crate) fn set_vcpu_regs(&self, regs: &crate::acrn::VcpuRegs) -> Result {
+        let inner = self.inner.lock();
+        hypercall::set_vcpu_regs(inner.id()?, regs)
+    }
 }
 
 #[vtable]
@@ -38,10 +186,18 @@ impl MiscDevice for Vm {
     fn open() -> Result<Self::Ptr> {
         KBox::pin_init(
             pin_init!(Vm {
-                inner <- new_mutex!(VmInner { vmid: ACRN_INVALID_VMID }),
+                inner <- new_mutex!(VmInner {
+                    vmid: ACRN_INVALID_VMID,
+                    ioreq_page: None,
+                    ram: KVec::new(),
+                }),
             }),
             GFP_KERNEL,
         )
+    }
+
+    fn release(vm: Self::Ptr) {
+        vm.inner.lock().release();
     }
 
     fn ioctl(vm: Pin<&Vm>, arg: IoctlArg) -> Result<isize> {

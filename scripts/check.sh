@@ -6,8 +6,8 @@
 #   3. lint: rustfmt and clippy (clippy runs on kernel code through the module build)
 #   4. module build, selftest build, initramfs
 #   5. one QEMU/TCG boot of the Service VM running all selftest suites
-#   6. the hypervisor (build, lint) and a second boot: hypervisor + Service VM running the
-#      acrn_hsm and hypervisor suites
+#   6. the hypervisor (build, lint) and two more boots: hypervisor + Service VM running the
+#      acrn_hsm and hypervisor suites, with the C acrn.ko (acrn_rs.hsm=c), then with ours
 #
 # A failed build or lint step counts as one failed test; passing build steps count nothing.
 # Logs go to build/results/<stage>.log, summaries to build/results/<stage>.summary.
@@ -90,6 +90,12 @@ run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor &&
 	[ $guest_ok = 1 ] &&
 	run_tests guest-hypervisor "guest --expect-end" scripts/qemu-run.sh --timeout 600 \
 		--hypervisor "$BUILD/acrn-hv.elf" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$BUILD/initramfs.cpio.gz" --append "acrn_rs.suites=acrn_hsm,hypervisor" \
-		--log "$RESULTS/guest-hypervisor-console.log"
+		--initrd "$BUILD/initramfs.cpio.gz" \
+		--append "acrn_rs.hsm=c acrn_rs.suites=acrn_hsm,hypervisor" \
+		--log "$RESULTS/guest-hypervisor-console.log" &&
+	run_tests guest-hypervisor-rust-hsm "guest --expect-end" scripts/qemu-run.sh --timeout 600 \
+		--hypervisor "$BUILD/acrn-hv.elf" --kernel "$KDIR/arch/x86/boot/bzImage" \
+		--initrd "$BUILD/initramfs.cpio.gz" \
+		--append "acrn_rs.hsm=rust acrn_rs.suites=acrn_hsm,hypervisor" \
+		--log "$RESULTS/guest-hypervisor-rust-hsm-console.log"
 finish

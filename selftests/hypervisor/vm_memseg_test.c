@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VM lifecycle and memory regions through /dev/acrn_hsm with the upstream C HSM (acrn.ko),
- * checked against the hypervisor's own counters (acrn-rs debug CPUID leaf):
+ * VM lifecycle and memory regions through /dev/acrn_hsm with the HSM that $HSM_MODULE names
+ * (acrn_hsm: ours, acrn: the upstream C HSM; acrn if unset), checked against the hypervisor's own counters (acrn-rs debug CPUID leaf):
  * CREATE_VM / PAUSE_VM / DESTROY_VM; SET_MEMSEG of Service VM RAM (pinned user memory) and
  * of MMIO; refusals for hypervisor memory (ACRN: only memory the Service VM owns), unaligned
  * and overlapping regions and RAM already given to another VM; 100 create/map/destroy
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +27,19 @@
 #define RAM_LEN (256 * 1024ul)
 #define LAPIC_MMIO 0xfee00000ull /* never RAM, mapped into the Service VM */
 #define CYCLES 100
+
+/* The HSM under test ($HSM_MODULE, default the C acrn.ko) and the one that must not hold the device. */
+static const char *hsm_module(void)
+{
+	const char *m = getenv("HSM_MODULE");
+
+	return m && *m ? m : "acrn";
+}
+
+static const char *other_module(void)
+{
+	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
+}
 
 struct vm {
 	int fd;
@@ -96,10 +110,10 @@ FIXTURE_SETUP(hsm)
 	SKIP_UNLESS_ACRN_RS();
 	if (getuid())
 		SKIP(return, "needs root");
-	if (kmod_loaded("acrn_hsm"))
-		ASSERT_EQ(0, kmod_unload("acrn_hsm"));
-	ret = kmod_ensure_loaded("acrn");
-	ASSERT_EQ(0, ret) TH_LOG("acrn.ko: %s", strerror(-ret));
+	if (kmod_loaded(other_module()))
+		ASSERT_EQ(0, kmod_unload(other_module()));
+	ret = kmod_ensure_loaded(hsm_module());
+	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");
 }
@@ -117,7 +131,7 @@ FIXTURE_TEARDOWN(hsm)
 	EXPECT_EQ(0u, after.ioreq_bufs);
 	EXPECT_EQ(self->before.npt_frames, after.npt_frames) TH_LOG("page-table frames leaked");
 	EXPECT_EQ(after.creates - self->before.creates, after.destroys - self->before.destroys);
-	kmod_unload("acrn");
+	kmod_unload(hsm_module());
 }
 
 TEST_F(hsm, create_pause_destroy)
