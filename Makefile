@@ -7,7 +7,8 @@
 #   make hypervisor               build the hypervisor into build/acrn-hv.elf
 #   make check                    all tests: host cargo tests + modules + selftests in QEMU
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
-#   make run                      boot the Service VM in QEMU with our modules, to a shell
+#   make run [HV=0]               boot the stack in QEMU: our hypervisor, the Service VM with
+#                                 our modules, a shell on its console (HV=0: no hypervisor)
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
 #   make bench                    ours against the C references, release kernel, one boot
 #
