@@ -9,6 +9,9 @@
 //! * [`hypercall`]: `vmcall` permission checks and dispatch (ACRN `vmcall.c`).
 //! * [`memory`]: the Service VM's physical map and User VM region sets.
 //! * [`npt`]: nested page tables (AMD NPT / Intel EPT) over a [`npt::FrameAllocator`].
+//! * [`ioreq`]: the I/O request slot machine (ACRN `dm/io_req.c`).
+//! * [`decode`], [`mmio`], [`page_walk`]: MMIO instruction decoding (`iced-x86`),
+//!   register write-back and flags, the guest page-table walk that fetches the bytes.
 //! * [`cpuid`]: the guest's CPUID (ACRN leaves, hypervisor bit, VMX/SVM hidden).
 //! * [`exit`]: [`exit::ExitHost`], what either backend's exit handlers ask of the rest of
 //!   the hypervisor (hypercalls, CPUID context).
@@ -25,11 +28,15 @@ pub mod error;
 
 pub mod arch;
 pub mod cpuid;
+pub mod decode;
 pub mod exit;
 pub mod guest_mem;
 pub mod hypercall;
+pub mod ioreq;
 pub mod memory;
+pub mod mmio;
 pub mod npt;
+pub mod page_walk;
 pub mod vm;
 pub mod vm_table;
 

@@ -23,6 +23,7 @@
 mod arch;
 mod frames;
 mod guest_mem;
+mod heap;
 mod host;
 mod service_vm;
 mod sync;
@@ -97,6 +98,8 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
     log::init();
     trap::init();
     info!("acrn-rs hypervisor {}", env!("CARGO_PKG_VERSION"));
+    let heap = heap::warm_up();
+    info!("instruction decoder ready, {heap} bytes of heap");
     if magic != MULTIBOOT_BOOTLOADER_MAGIC {
         fail(
             "not booted by a multiboot loader",

@@ -4,10 +4,13 @@
 //! memory ([`FakeMem`]), page-table frames ([`VecFrames`]) and the arch hooks
 //! ([`FakeArch`], which keeps a real NPT per VM so mappings can be checked).
 
+mod decode;
 mod doc;
 mod hypercall;
+mod ioreq;
 mod lifecycle;
 mod npt;
+mod page_walk;
 mod regions;
 
 use crate::arch::HvArch;
