@@ -60,6 +60,65 @@ extern "C" {
         len: usize,
     ) -> i32;
     fn vhost_net_rs_peek_len(sock: *mut c_void) -> i32;
+    fn vhost_net_rs_can_batch(sock: *mut c_void) -> bool;
+    fn vhost_net_rs_xdp_alloc() -> *mut c_void;
+    fn vhost_net_rs_xdp_free(batch: *mut c_void);
+    fn vhost_net_rs_xdp_add(
+        batch: *mut c_void,
+        sock: *mut c_void,
+        iov: *const bindings::iovec,
+        nr: usize,
+        len: usize,
+        hlen: usize,
+    ) -> i32;
+    fn vhost_net_rs_xdp_flush(batch: *mut c_void, sock: *mut c_void) -> i32;
+}
+
+/// Frames copied out of guest memory, waiting to go to a tun/tap socket in one `sendmsg` as
+/// XDP buffers (the C shim's `struct vhost_net_rs_xdp`).
+///
+/// # Invariants
+///
+/// `raw` is an allocated, not yet freed `vhost_net_rs_xdp`.
+pub(crate) struct XdpBatch {
+    raw: core::ptr::NonNull<c_void>,
+    /// Frames added since the last flush.
+    count: usize,
+}
+
+// SAFETY: The batch is plain memory, used by whichever thread holds the queue lock.
+unsafe impl Send for XdpBatch {}
+
+impl XdpBatch {
+    fn new() -> Result<Self> {
+        // SAFETY: Allocates a zeroed batch (an empty page-fragment cache, no frames).
+        let raw = unsafe { vhost_net_rs_xdp_alloc() };
+        // INVARIANT: allocated just now.
+        Ok(Self {
+            raw: core::ptr::NonNull::new(raw).ok_or(ENOMEM)?,
+            count: 0,
+        })
+    }
+
+    /// Sends the frames added so far to `socket` in one `sendmsg`.
+    fn flush(&mut self, socket: &Socket) {
+        if self.count == 0 {
+            return;
+        }
+        // SAFETY: By the type invariant the batch exists; `socket` holds a file reference.
+        let err = unsafe { vhost_net_rs_xdp_flush(self.raw.as_ptr(), socket.as_ptr()) };
+        if err < 0 {
+            pr_debug!("failed to send a batch of frames: {}\n", err);
+        }
+        self.count = 0;
+    }
+}
+
+impl Drop for XdpBatch {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the batch exists; frames still in it are dropped.
+        unsafe { vhost_net_rs_xdp_free(self.raw.as_ptr()) };
+    }
 }
 
 /// The events a queue's socket wakes the worker for: readable for RX; writable for TX,
@@ -79,6 +138,8 @@ pub(crate) struct Scratch {
     heads: KVec<UsedElem>,
     /// Sent chains not yet in the used ring.
     done: KVec<UsedElem>,
+    /// Frames waiting for one `sendmsg` to a tun/tap socket.
+    xdp: XdpBatch,
 }
 
 // SAFETY: The iovecs only hold user addresses of the owner, used by whichever thread holds
@@ -93,6 +154,7 @@ impl Scratch {
                 segs: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 heads: KVec::with_capacity(MAX_HEADS, GFP_KERNEL)?,
                 done: KVec::with_capacity(TX_BATCH, GFP_KERNEL)?,
+                xdp: XdpBatch::new()?,
             },
             GFP_KERNEL,
         )?)
@@ -278,8 +340,13 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
     let table = q.mem.clone();
     let empty = MemTable::new();
     let mem = MappedMemory::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
-    let (vhost_hlen, _) = header_lengths(q.acked_features);
+    let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
     shared.tx_blocked.store(false, Ordering::Relaxed);
+    let can_batch = q
+        .backend
+        .as_ref()
+        // SAFETY: The socket holds a file reference.
+        .is_some_and(|socket| unsafe { vhost_net_rs_can_batch(socket.as_ptr()) });
     // Errors here only mean a kick may come for nothing.
     let _ = q.ring.disable_notification(&mem);
 
@@ -310,6 +377,66 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                 break;
             }
         };
+        if can_batch {
+            // SAFETY: The batch exists and `socket` holds a file reference; the iovecs are
+            // `scratch.iov.len()` valid entries of user addresses in the current (owner's)
+            // mm, copied with the usual user-copy fault handling.
+            let added = unsafe {
+                vhost_net_rs_xdp_add(
+                    scratch.xdp.raw.as_ptr(),
+                    socket.as_ptr(),
+                    scratch.iov.as_ptr(),
+                    scratch.iov.len(),
+                    len,
+                    sock_hlen,
+                )
+            };
+            match added {
+                0 => {
+                    scratch.xdp.count += 1;
+                    if scratch.xdp.count >= TX_BATCH {
+                        scratch.xdp.flush(socket);
+                    }
+                }
+                e if e == -(bindings::ENOSPC as i32) => {
+                    // Too big for a page: send alone, after what is batched.
+                    scratch.xdp.flush(socket);
+                }
+                e if e == -(bindings::ENOMEM as i32) => {
+                    scratch.xdp.flush(socket);
+                    q.ring.undo_pop(1);
+                    more = true;
+                    break;
+                }
+                // A bad frame (its header does not fit): dropped, as a failed send.
+                _ => {}
+            }
+            if added != -(bindings::ENOSPC as i32) {
+                if scratch
+                    .done
+                    .push(UsedElem::new(u32::from(chain.head()), 0), GFP_ATOMIC)
+                    .is_err()
+                {
+                    break;
+                }
+                packets += 1;
+                bytes += len;
+                if scratch.done.len() >= TX_BATCH {
+                    match flush_used(&mut q.ring, &mem, scratch) {
+                        Ok(()) => used = true,
+                        Err(e) => {
+                            queue_error(q, e);
+                            break;
+                        }
+                    }
+                }
+                if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
+                    more = true;
+                    break;
+                }
+                continue;
+            }
+        }
         // SAFETY: `socket` holds a file reference; the iovecs are `scratch.iov.len()` valid
         // entries of user addresses in the current (owner's) mm, which the socket reads
         // with the usual user-copy fault handling.
@@ -353,6 +480,9 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
             more = true;
             break;
         }
+    }
+    if let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) {
+        scratch.xdp.flush(socket);
     }
     if let Some(scratch) = q.scratch.as_deref_mut() {
         match flush_used(&mut q.ring, &mem, scratch) {

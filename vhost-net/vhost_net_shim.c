@@ -14,7 +14,9 @@
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uaccess.h>
+#include <linux/virtio_net.h>
 #include <net/sock.h>
+#include <net/xdp.h>
 #include "../rust/shim.c"
 
 static char *node_name = "vhost-net-rs";
@@ -30,6 +32,12 @@ int vhost_net_rs_sendmsg(struct socket *sock, const struct iovec *iov, unsigned 
 int vhost_net_rs_recvmsg(struct socket *sock, const struct iovec *iov, unsigned long nr,
 			 size_t len);
 int vhost_net_rs_peek_len(struct socket *sock);
+bool vhost_net_rs_can_batch(struct socket *sock);
+void *vhost_net_rs_xdp_alloc(void);
+void vhost_net_rs_xdp_free(void *batch);
+int vhost_net_rs_xdp_add(void *batch, struct socket *sock, const struct iovec *iov,
+			 unsigned long nr, size_t len, size_t hlen);
+int vhost_net_rs_xdp_flush(void *batch, struct socket *sock);
 
 const char *vhost_net_rs_node_name(void)
 {
@@ -147,4 +155,130 @@ int vhost_net_rs_peek_len(struct socket *sock)
 	}
 	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
 	return len;
+}
+
+/* ---------------------------------------------------------------- XDP batches for tun */
+
+#define VHOST_NET_RS_XDP_BATCH 64
+
+/*
+ * Up to 64 frames copied out of guest memory into page fragments, handed to tun/tap in one
+ * sendmsg as XDP buffers (struct tun_msg_ctl, TUN_MSG_PTR), which builds their skbs without
+ * a copy: the protocol vhost_net uses for small frames.
+ */
+struct vhost_net_rs_xdp {
+	struct page_frag_cache pf_cache;
+	struct xdp_buff xdp[VHOST_NET_RS_XDP_BATCH];
+	int count;
+};
+
+/* Batching is for tun/tap sockets with an unlimited send buffer (vhost_net's rule). */
+bool vhost_net_rs_can_batch(struct socket *sock)
+{
+	return sock->sk->sk_family != AF_PACKET && sock->sk->sk_sndbuf == INT_MAX;
+}
+
+void *vhost_net_rs_xdp_alloc(void)
+{
+	return kzalloc(sizeof(struct vhost_net_rs_xdp), GFP_KERNEL);
+}
+
+/* Frees the batch, dropping frames not handed over. */
+void vhost_net_rs_xdp_free(void *batch)
+{
+	struct vhost_net_rs_xdp *x = batch;
+
+	for (int i = 0; i < x->count; i++)
+		put_page(virt_to_head_page(x->xdp[i].data));
+	page_frag_cache_drain(&x->pf_cache);
+	kfree(x);
+}
+
+/*
+ * Copies one frame (an @hlen-byte vnet header, then the data; @len bytes in all) from @nr
+ * user iovecs into the batch. -ENOSPC if the batch is full or the frame does not fit a page
+ * (send it alone), -EFAULT/-EINVAL for a bad frame, -ENOMEM.
+ */
+int vhost_net_rs_xdp_add(void *batch, struct socket *sock, const struct iovec *iov,
+			 unsigned long nr, size_t len, size_t hlen)
+{
+	struct vhost_net_rs_xdp *x = batch;
+	int headroom = sock_flag(sock->sk, SOCK_XDP) ? XDP_PACKET_HEADROOM : 0;
+	int pad = SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + headroom + hlen);
+	int buflen = SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	struct xdp_buff *xdp = &x->xdp[x->count];
+	struct tun_xdp_hdr *hdr;
+	struct iov_iter from;
+	size_t dlen;
+	void *buf;
+
+	if (x->count == VHOST_NET_RS_XDP_BATCH)
+		return -ENOSPC;
+	if (len < hlen)
+		return -EFAULT;
+	dlen = len - hlen;
+	if (SKB_DATA_ALIGN(dlen + pad) + SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) >
+	    PAGE_SIZE)
+		return -ENOSPC;
+	buflen += SKB_DATA_ALIGN(dlen + pad);
+	buf = page_frag_alloc_align(&x->pf_cache, buflen, GFP_KERNEL, SMP_CACHE_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	hdr = buf;
+	memset(&hdr->gso, 0, sizeof(hdr->gso));
+	iov_iter_init(&from, ITER_SOURCE, iov, nr, len);
+	if (hlen) {
+		struct virtio_net_hdr *gso = &hdr->gso;
+
+		/* The header may be longer than virtio_net_hdr: the pad leaves room for it. */
+		if (copy_from_iter(buf + offsetof(struct tun_xdp_hdr, gso), hlen, &from) != hlen)
+			goto fault;
+		if ((gso->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		    le16_to_cpu(gso->csum_start) + le16_to_cpu(gso->csum_offset) + 2 >
+			    le16_to_cpu(gso->hdr_len))
+			gso->hdr_len = cpu_to_le16(le16_to_cpu(gso->csum_start) +
+						   le16_to_cpu(gso->csum_offset) + 2);
+		if (le16_to_cpu(gso->hdr_len) > dlen) {
+			put_page(virt_to_head_page(buf));
+			return -EINVAL;
+		}
+	}
+	if (copy_from_iter(buf + pad, dlen, &from) != dlen)
+		goto fault;
+	xdp_init_buff(xdp, buflen, NULL);
+	xdp_prepare_buff(xdp, buf, pad, dlen, true);
+	hdr->buflen = buflen;
+	x->count++;
+	return 0;
+fault:
+	put_page(virt_to_head_page(buf));
+	return -EFAULT;
+}
+
+/* Hands the batched frames to the socket in one sendmsg; they are gone either way. */
+int vhost_net_rs_xdp_flush(void *batch, struct socket *sock)
+{
+	struct vhost_net_rs_xdp *x = batch;
+	struct tun_msg_ctl ctl = {
+		.type = TUN_MSG_PTR,
+		.num = x->count,
+		.ptr = x->xdp,
+	};
+	struct msghdr msg = {
+		.msg_control = &ctl,
+		.msg_controllen = sizeof(ctl),
+		.msg_flags = MSG_DONTWAIT,
+	};
+	int err;
+
+	if (!x->count)
+		return 0;
+	err = sock->ops->sendmsg(sock, &msg, 0);
+	if (err < 0) {
+		/* Not taken by the socket: free them. */
+		for (int i = 0; i < x->count; i++)
+			put_page(virt_to_head_page(x->xdp[i].data));
+	}
+	x->count = 0;
+	return err;
 }
