@@ -377,7 +377,8 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                 break;
             }
         };
-        if can_batch {
+        // A frame goes into the XDP batch if it can, else alone with its own sendmsg.
+        let batched = can_batch && {
             // SAFETY: The batch exists and `socket` holds a file reference; the iovecs are
             // `scratch.iov.len()` valid entries of user addresses in the current (owner's)
             // mm, copied with the usual user-copy fault handling.
@@ -397,10 +398,12 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                     if scratch.xdp.count >= TX_BATCH {
                         scratch.xdp.flush(socket);
                     }
+                    true
                 }
                 e if e == -(bindings::ENOSPC as i32) => {
                     // Too big for a page: send alone, after what is batched.
                     scratch.xdp.flush(socket);
+                    false
                 }
                 e if e == -(bindings::ENOMEM as i32) => {
                     scratch.xdp.flush(socket);
@@ -409,53 +412,30 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                     break;
                 }
                 // A bad frame (its header does not fit): dropped, as a failed send.
-                _ => {}
+                _ => true,
             }
-            if added != -(bindings::ENOSPC as i32) {
-                if scratch
-                    .done
-                    .push(UsedElem::new(u32::from(chain.head()), 0), GFP_ATOMIC)
-                    .is_err()
-                {
-                    break;
-                }
-                packets += 1;
-                bytes += len;
-                if scratch.done.len() >= TX_BATCH {
-                    match flush_used(&mut q.ring, &mem, scratch) {
-                        Ok(()) => used = true,
-                        Err(e) => {
-                            queue_error(q, e);
-                            break;
-                        }
-                    }
-                }
-                if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
-                    more = true;
-                    break;
-                }
-                continue;
-            }
-        }
-        // SAFETY: `socket` holds a file reference; the iovecs are `scratch.iov.len()` valid
-        // entries of user addresses in the current (owner's) mm, which the socket reads
-        // with the usual user-copy fault handling.
-        let sent = unsafe {
-            vhost_net_rs_sendmsg(
-                socket.as_ptr(),
-                scratch.iov.as_ptr(),
-                scratch.iov.len(),
-                len,
-            )
         };
-        if sent == -(bindings::EAGAIN as i32) || sent == -(bindings::ENOMEM as i32) {
-            // The socket is full: give the chain back, wait for room (socket hook).
-            q.ring.undo_pop(1);
-            shared.tx_blocked.store(true, Ordering::Relaxed);
-            break;
-        }
-        if sent < 0 {
-            pr_debug!("failed to send a packet: {}\n", sent);
+        if !batched {
+            // SAFETY: `socket` holds a file reference; the iovecs are `scratch.iov.len()`
+            // valid entries of user addresses in the current (owner's) mm, which the socket
+            // reads with the usual user-copy fault handling.
+            let sent = unsafe {
+                vhost_net_rs_sendmsg(
+                    socket.as_ptr(),
+                    scratch.iov.as_ptr(),
+                    scratch.iov.len(),
+                    len,
+                )
+            };
+            if sent == -(bindings::EAGAIN as i32) || sent == -(bindings::ENOMEM as i32) {
+                // The socket is full: give the chain back, wait for room (socket hook).
+                q.ring.undo_pop(1);
+                shared.tx_blocked.store(true, Ordering::Relaxed);
+                break;
+            }
+            if sent < 0 {
+                pr_debug!("failed to send a packet: {}\n", sent);
+            }
         }
         // Within the capacity reserved in `Scratch::new`: no allocation.
         if scratch
