@@ -750,35 +750,9 @@ mod tests {
         assert_eq!(s.insert(r(0x0, 0, 0x2000)).unwrap_err().errno, -EINVAL);
     }
 
-    fn svc_mem() -> ServiceVmMemory {
-        let e820 = [
-            E820Entry {
-                addr: 0,
-                size: 0x9_f000,
-                kind: 1,
-            },
-            E820Entry {
-                addr: 0x10_0000,
-                size: 0x7ff0_0000,
-                kind: 1,
-            },
-            E820Entry {
-                addr: 0xfec0_0000,
-                size: 0x1000,
-                kind: 2,
-            },
-            E820Entry {
-                addr: 0x1_0000_0000,
-                size: 0x4000_0000,
-                kind: 1,
-            },
-        ];
-        ServiceVmMemory::new(&e820, 0x4000_0000, 0x100_0000, &[]).unwrap()
-    }
-
     #[test]
     fn service_vm_map() {
-        let m = svc_mem();
+        let m = crate::tests::service_vm_memory();
         assert_eq!(m.top(), 0x1_4000_0000);
         assert!(m.is_ram(0x10_0000, 0x3ff0_0000));
         assert!(!m.is_ram(0x3fff_f000, 0x2000)); // runs into hypervisor memory
@@ -798,7 +772,7 @@ mod tests {
 
     #[test]
     fn decode_rules() {
-        let m = svc_mem();
+        let m = crate::tests::service_vm_memory();
         let add = |gpa, svc_gpa, size, prot| hv::VmMemoryRegion {
             r#type: hv::MR_ADD,
             prot,
