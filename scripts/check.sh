@@ -83,19 +83,17 @@ if [ $guest_ok = 1 ]; then
 fi
 
 # The hypervisor (x86_64-unknown-none, linted here since the host lint above covers only its
-# host-testable crates), then a second boot: hypervisor + the same kernel as its Service VM,
-# running the suites that exercise it.
-run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor &&
+# host-testable crates), then two boots of it with the same kernel as its Service VM, running
+# the suites that exercise it: once with the C acrn.ko as HSM, once with our acrn_hsm.ko.
+if run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor &&
 	cargo clippy --locked --release -p acrn-hv --target x86_64-unknown-none -- -D warnings" &&
-	[ $guest_ok = 1 ] &&
-	run_tests guest-hypervisor "guest --expect-end" scripts/qemu-run.sh --timeout 600 \
-		--hypervisor "$BUILD/acrn-hv.elf" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$BUILD/initramfs.cpio.gz" \
-		--append "acrn_rs.hsm=c acrn_rs.suites=acrn_hsm,hypervisor" \
-		--log "$RESULTS/guest-hypervisor-console.log" &&
-	run_tests guest-hypervisor-rust-hsm "guest --expect-end" scripts/qemu-run.sh --timeout 600 \
-		--hypervisor "$BUILD/acrn-hv.elf" --kernel "$KDIR/arch/x86/boot/bzImage" \
-		--initrd "$BUILD/initramfs.cpio.gz" \
-		--append "acrn_rs.hsm=rust acrn_rs.suites=acrn_hsm,hypervisor" \
-		--log "$RESULTS/guest-hypervisor-rust-hsm-console.log"
+	[ $guest_ok = 1 ]; then
+	for hsm in c rust; do
+		run_tests "guest-hypervisor-$hsm-hsm" "guest --expect-end" scripts/qemu-run.sh \
+			--timeout 600 --hypervisor "$BUILD/acrn-hv.elf" \
+			--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \
+			--append "acrn_rs.hsm=$hsm acrn_rs.suites=acrn_hsm,hypervisor" \
+			--log "$RESULTS/guest-hypervisor-$hsm-hsm-console.log"
+	done
+fi
 finish
