@@ -15,16 +15,17 @@ use crate::{
         errno::{enobufs, eopnotsupp},
         eventfd::{EventFd, POLLIN},
         ioctl::IoctlArg,
+        user::access_ok,
         worker::Worker,
     },
     uapi::*,
-    vq::access_ok,
     vring::{MemTable, Region},
 };
 use kernel::{
     c_str,
     prelude::*,
     sync::{Arc, UniqueArc},
+    types::{AsBytes, FromBytes},
     uaccess::UserSlice,
 };
 
@@ -49,7 +50,7 @@ pub(crate) const MAX_MEM_REGIONS: u32 = 64;
 pub(crate) fn dispatch(net: &VhostNet, arg: IoctlArg) -> Result {
     match arg.cmd() {
         VHOST_NET_SET_BACKEND => {
-            let f: VhostVringFile = read(&arg)?;
+            let f: VhostVringFile = arg.read()?;
             set_backend(net, f.index, f.fd)
         }
         VHOST_GET_FEATURES => arg.write(&FEATURES),
@@ -90,37 +91,20 @@ pub(crate) fn dispatch(net: &VhostNet, arg: IoctlArg) -> Result {
     }
 }
 
-/// Reads a `T` argument. The structs of the uapi file have no `FromBytes` (it is shared
-/// with userspace code), so they are read through their integer fields' bytes.
-fn read<T: Copy + Default + Plain>(arg: &IoctlArg) -> Result<T> {
-    arg.read::<Wrapped<T>>().map(|w| w.0)
-}
-
-/// Marks the uapi structs that may be read from user bytes.
-///
-/// # Safety
-///
-/// Every bit pattern must be a valid `Self` and `Self` must have no interior mutability.
-pub(crate) unsafe trait Plain {}
-// SAFETY: Two `u32`s.
-unsafe impl Plain for VhostVringState {}
-// SAFETY: A `u32` and an `i32`.
-unsafe impl Plain for VhostVringFile {}
-// SAFETY: Two `u32`s and four `u64`s.
-unsafe impl Plain for VhostVringAddr {}
-// SAFETY: Two `u32`s.
-unsafe impl Plain for VhostMemory {}
-// SAFETY: Four `u64`s.
-unsafe impl Plain for VhostMemoryRegion {}
-
-/// A [`Plain`] uapi struct, readable with [`IoctlArg::read`].
-#[repr(transparent)]
-#[derive(Clone, Copy, Default)]
-struct Wrapped<T>(T);
-// SAFETY: `T: Plain` accepts every bit pattern and has no interior mutability.
-unsafe impl<T: Plain> kernel::types::FromBytes for Wrapped<T> {}
-// SAFETY: The `Plain` vhost structs used for output (`VhostVringState`) have no padding.
-unsafe impl kernel::types::AsBytes for Wrapped<VhostVringState> {}
+// The uapi structs are local to this crate (uapi/rust/src/vhost.rs is included as a module),
+// so they take the kernel's byte-copy traits here.
+// SAFETY: Two `u32`s: every bit pattern is valid, no padding.
+unsafe impl FromBytes for VhostVringState {}
+// SAFETY: As above.
+unsafe impl AsBytes for VhostVringState {}
+// SAFETY: A `u32` and an `i32`: every bit pattern is valid.
+unsafe impl FromBytes for VhostVringFile {}
+// SAFETY: Two `u32`s and four `u64`s: every bit pattern is valid.
+unsafe impl FromBytes for VhostVringAddr {}
+// SAFETY: Two `u32`s: every bit pattern is valid.
+unsafe impl FromBytes for VhostMemory {}
+// SAFETY: Four `u64`s: every bit pattern is valid.
+unsafe impl FromBytes for VhostMemoryRegion {}
 
 /// `VHOST_SET_OWNER`: `EBUSY` if there is one; starts the worker in the caller's mm.
 fn set_owner(net: &VhostNet) -> Result {
@@ -148,7 +132,7 @@ fn set_features(net: &VhostNet, features: u64) {
 /// the regions; regions that are empty, wrap around, lie outside user space or overlap
 /// another get `EFAULT`.
 fn set_mem_table(net: &VhostNet, arg: &IoctlArg) -> Result {
-    let header: VhostMemory = read(arg)?;
+    let header: VhostMemory = arg.read()?;
     if header.padding != 0 {
         return Err(eopnotsupp());
     }
@@ -163,8 +147,7 @@ fn set_mem_table(net: &VhostNet, arg: &IoctlArg) -> Result {
     .reader();
     let mut table = UniqueArc::new(MemTable::new(), GFP_KERNEL)?;
     for _ in 0..n {
-        let r: Wrapped<VhostMemoryRegion> = reader.read()?;
-        let r = r.0;
+        let r: VhostMemoryRegion = reader.read()?;
         if !access_ok(r.userspace_addr, r.memory_size) {
             return Err(EFAULT);
         }
@@ -193,15 +176,15 @@ fn vring_ioctl(net: &VhostNet, dev: &mut Dev, arg: &IoctlArg) -> Result {
     }
     let i = index as usize;
     match arg.cmd() {
-        VHOST_SET_VRING_NUM => net.shared.vq(i).lock().set_num(&read(arg)?),
-        VHOST_SET_VRING_ADDR => net.shared.vq(i).lock().set_addr(&read(arg)?),
-        VHOST_SET_VRING_BASE => net.shared.vq(i).lock().set_base(&read(arg)?),
+        VHOST_SET_VRING_NUM => net.shared.vq(i).lock().set_num(&arg.read()?),
+        VHOST_SET_VRING_ADDR => net.shared.vq(i).lock().set_addr(&arg.read()?),
+        VHOST_SET_VRING_BASE => net.shared.vq(i).lock().set_base(&arg.read()?),
         VHOST_GET_VRING_BASE => {
             let state = net.shared.vq(i).lock().base(index);
-            arg.write(&Wrapped(state))
+            arg.write(&state)
         }
         VHOST_SET_VRING_KICK => {
-            let f: VhostVringFile = read(arg)?;
+            let f: VhostVringFile = arg.read()?;
             let hook = match f.fd {
                 VHOST_FILE_UNBIND => None,
                 fd => {
@@ -215,7 +198,7 @@ fn vring_ioctl(net: &VhostNet, dev: &mut Dev, arg: &IoctlArg) -> Result {
             Ok(())
         }
         VHOST_SET_VRING_CALL | VHOST_SET_VRING_ERR => {
-            let f: VhostVringFile = read(arg)?;
+            let f: VhostVringFile = arg.read()?;
             let ctx = match f.fd {
                 VHOST_FILE_UNBIND => None,
                 fd => Some(EventFd::from_fd(fd)?),

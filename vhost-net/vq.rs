@@ -9,11 +9,14 @@ use crate::{
     kext::{errno::eopnotsupp, eventfd::EventFd},
     net::Scratch,
     uapi::{VhostVringAddr, VhostVringState, VHOST_VRING_F_LOG},
-    vring::{MemTable, SplitQueue},
+    vring::{
+        layout::{avail_ring_size, desc_table_size, used_ring_size},
+        MemTable, SplitQueue,
+    },
 };
 use kernel::{prelude::*, sync::Arc};
 
-pub(crate) use crate::kext::user::access_ok;
+use crate::kext::user::access_ok;
 
 /// `VIRTIO_RING_F_EVENT_IDX`.
 const EVENT_IDX: u32 = crate::uapi::VIRTIO_RING_F_EVENT_IDX;
@@ -75,20 +78,16 @@ impl Vq {
         }
     }
 
-    fn event_bytes(&self) -> u64 {
-        if self.acked_features & (1 << EVENT_IDX) != 0 {
-            2
-        } else {
-            0
-        }
-    }
-
     /// `vq_access_ok`: the three rings of size `num` at `addr` lie in user space.
     pub(crate) fn access_ok(&self, num: u32, addr: &VhostVringAddr) -> bool {
-        let num = u64::from(num);
-        access_ok(addr.desc_user_addr, 16 * num)
-            && access_ok(addr.avail_user_addr, 4 + 2 * num + self.event_bytes())
-            && access_ok(addr.used_user_addr, 4 + 8 * num + self.event_bytes())
+        // `set_num` keeps `num` at most 0xffff.
+        let Ok(num) = u16::try_from(num) else {
+            return false;
+        };
+        let event_idx = self.acked_features & (1 << EVENT_IDX) != 0;
+        access_ok(addr.desc_user_addr, desc_table_size(num))
+            && access_ok(addr.avail_user_addr, avail_ring_size(num, event_idx))
+            && access_ok(addr.used_user_addr, used_ring_size(num, event_idx))
     }
 
     /// `VHOST_SET_VRING_NUM`: not while active (`EBUSY`); a power of two in 1..=0x8000
