@@ -7,6 +7,7 @@
 #   make hypervisor               build the hypervisor into build/acrn-hv.elf
 #   make check                    all tests: host cargo tests + modules + selftests in QEMU
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
+#                 [REPEAT=n]      ... run n times over in the same boot (flaky-test hunting)
 #   make run [HV=0]               boot the stack in QEMU: our hypervisor, the Service VM with
 #                                 our modules, a shell on its console (HV=0: no hypervisor)
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
@@ -23,6 +24,7 @@ KSRC ?= $(if $(wildcard $(KDIR)/source),$(KDIR)/source,$(KDIR))
 BUILD ?= $(CURDIR)/build
 SUITE ?=
 HSM ?= rust
+REPEAT ?= 1
 CLIPPY ?= 1
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
@@ -72,7 +74,8 @@ bench:
 
 selftest: initramfs
 	scripts/qemu-run.sh --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \
-		--append "acrn_rs.hsm=$(HSM) $(if $(SUITE),acrn_rs.suites=$(SUITE))" --log $(BUILD)/selftest.log \
+		--append "acrn_rs.hsm=$(HSM) acrn_rs.repeat=$(REPEAT) $(if $(SUITE),acrn_rs.suites=$(SUITE))" \
+		--timeout $$((900 * $(REPEAT))) --log $(BUILD)/selftest.log \
 		> /dev/null || true
 	scripts/results.py guest --expect-end $(BUILD)/selftest.log
 

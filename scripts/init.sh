@@ -6,6 +6,7 @@
 #                          on ttyS0, or run every /selftests/*/*_bench program and power off
 #   acrn_rs.suites=a,b        suites to run, in this order (default: all of kselftest-list.txt)
 #   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
+#   acrn_rs.repeat=N          run the selected tests N times over (hunting flaky tests)
 #
 # Test mode prints "acrn-rs-tests: begin", the TAP 13 stream of the kernel's kselftest runner
 # (tools/testing/selftests/kselftest/runner.sh), a kmemleak summary and "acrn-rs-tests: end";
@@ -24,12 +25,13 @@ SELFTESTS=/selftests
 KMEMLEAK=/sys/kernel/debug/kmemleak
 DEFAULT_TIMEOUT=45
 
-mode=test suites= hsm=rust
+mode=test suites= hsm=rust repeat=1
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	acrn_rs.mode=*) mode=${arg#*=} ;;
 	acrn_rs.suites=*) suites=${arg#*=} ;;
 	acrn_rs.hsm=*) hsm=${arg#*=} ;;
+	acrn_rs.repeat=*) repeat=${arg#*=} ;;
 	esac
 done
 case "$hsm" in
@@ -108,7 +110,13 @@ run_tests() {
 		echo clear >"$KMEMLEAK"
 	fi
 	echo "acrn-rs-tests: begin"
-	select_tests >/tmp/.tests 2>/tmp/.errors
+	select_tests >/tmp/.once 2>/tmp/.errors
+	: >/tmp/.tests
+	i=0
+	while [ "$i" -lt "$repeat" ]; do
+		cat /tmp/.once >>/tmp/.tests
+		i=$((i + 1))
+	done
 	cat /tmp/.errors
 	echo "TAP version 13"
 	echo "1..$(grep -c . /tmp/.tests)"

@@ -7,7 +7,8 @@
 #
 # Programs are linked statically: the guest initramfs has no C library.
 
-SUITE := $(notdir $(CURDIR))
+# Not SUITE: `make selftest SUITE=x` at the top passes SUITE down to every sub-make.
+SUITE_NAME := $(notdir $(CURDIR))
 OUTPUT ?= $(CURDIR)/out
 ROOT := $(abspath $(CURDIR)/../..)
 ifeq ($(KSRC),)
@@ -32,7 +33,7 @@ $(OUTPUT):
 
 # Lines for kselftest-list.txt: suite:prog
 list:
-	@for p in $(TEST_GEN_PROGS); do echo "$(SUITE):$$p"; done
+	@for p in $(TEST_GEN_PROGS); do echo "$(SUITE_NAME):$$p"; done
 
 clean:
 	rm -f $(PROGS)
