@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
 
 //! The vhost userspace ABI (`include/uapi/linux/vhost.h`, `vhost_types.h`) as used by
-//! `/dev/vhost-net`: ioctl numbers, their argument structs and the feature bits.
+//! `/dev/vhost-net` and `/dev/vhost-blk`: ioctl numbers, their argument structs and the feature
+//! bits, and the virtio-blk request format (`linux/virtio_blk.h`) that vhost-blk serves.
 //!
 //! Self-contained (only `core`), so kernel modules include it by `#[path]` like `acrn.rs`.
-//! Checked against the Linux tree's headers by `tests/vhost_abi.rs`.
+//! Checked against the Linux tree's headers and our `uapi/linux/vhost_blk.h` by
+//! `tests/vhost_abi.rs`.
 //!
 //! vhost addresses: the ring addresses of [`VhostVringAddr`] and the `userspace_addr` of a
 //! [`VhostMemoryRegion`] are virtual addresses of the device's owner; descriptor buffers hold
@@ -151,6 +153,13 @@ pub const VHOST_GET_BACKEND_FEATURES: u32 = ior::<u64>(0x26);
 /// `VHOST_NET_SET_BACKEND`: the socket (tap) serving ring `index`; -1 detaches.
 pub const VHOST_NET_SET_BACKEND: u32 = iow::<VhostVringFile>(0x30);
 
+/// `VHOST_BLK_SET_BACKEND` (`uapi/linux/vhost_blk.h`, after the published vhost-blk series):
+/// the file or block device backing every configured queue of `/dev/vhost-blk`; fd -1
+/// detaches it. The index is not used.
+pub const VHOST_BLK_SET_BACKEND: u32 = iow::<VhostVringFile>(0x50);
+/// `VHOST_BLK_VQ_MAX`: most virtqueues of one vhost-blk device.
+pub const VHOST_BLK_VQ_MAX: u32 = 16;
+
 /// `VIRTIO_NET_F_MRG_RXBUF`: a received packet may span several buffers.
 pub const VIRTIO_NET_F_MRG_RXBUF: u32 = 15;
 /// `VIRTIO_F_NOTIFY_ON_EMPTY`: interrupt when the available ring runs empty.
@@ -173,6 +182,72 @@ pub const VIRTIO_F_ACCESS_PLATFORM: u32 = 33;
 pub const VIRTIO_F_RING_PACKED: u32 = 34;
 /// `VIRTIO_F_RING_RESET`: per-ring reset.
 pub const VIRTIO_F_RING_RESET: u32 = 40;
+/// `VIRTIO_BLK_F_SIZE_MAX`: `size_max` in the config space bounds a segment.
+pub const VIRTIO_BLK_F_SIZE_MAX: u32 = 1;
+/// `VIRTIO_BLK_F_SEG_MAX`: `seg_max` in the config space bounds a request's segments.
+pub const VIRTIO_BLK_F_SEG_MAX: u32 = 2;
+/// `VIRTIO_BLK_F_RO`: the disk is read-only.
+pub const VIRTIO_BLK_F_RO: u32 = 5;
+/// `VIRTIO_BLK_F_BLK_SIZE`: `blk_size` in the config space.
+pub const VIRTIO_BLK_F_BLK_SIZE: u32 = 6;
+/// `VIRTIO_BLK_F_FLUSH`: `VIRTIO_BLK_T_FLUSH` is supported.
+pub const VIRTIO_BLK_F_FLUSH: u32 = 9;
+/// `VIRTIO_BLK_F_MQ`: several request queues.
+pub const VIRTIO_BLK_F_MQ: u32 = 12;
+/// `VIRTIO_BLK_F_DISCARD`: `VIRTIO_BLK_T_DISCARD` is supported.
+pub const VIRTIO_BLK_F_DISCARD: u32 = 13;
+/// `VIRTIO_BLK_F_WRITE_ZEROES`: `VIRTIO_BLK_T_WRITE_ZEROES` is supported.
+pub const VIRTIO_BLK_F_WRITE_ZEROES: u32 = 14;
+
+/// `VIRTIO_BLK_T_IN`: read sectors into the device-writable buffers.
+pub const VIRTIO_BLK_T_IN: u32 = 0;
+/// `VIRTIO_BLK_T_OUT`: write the device-readable buffers to sectors.
+pub const VIRTIO_BLK_T_OUT: u32 = 1;
+/// `VIRTIO_BLK_T_FLUSH`: make completed writes durable.
+pub const VIRTIO_BLK_T_FLUSH: u32 = 4;
+/// `VIRTIO_BLK_T_GET_ID`: the device id string (up to 20 bytes).
+pub const VIRTIO_BLK_T_GET_ID: u32 = 8;
+/// `VIRTIO_BLK_T_DISCARD`: discard ranges ([`VirtioBlkDiscardWriteZeroes`] segments).
+pub const VIRTIO_BLK_T_DISCARD: u32 = 11;
+/// `VIRTIO_BLK_T_WRITE_ZEROES`: zero ranges ([`VirtioBlkDiscardWriteZeroes`] segments).
+pub const VIRTIO_BLK_T_WRITE_ZEROES: u32 = 13;
+/// `VIRTIO_BLK_S_OK`: request status: success.
+pub const VIRTIO_BLK_S_OK: u8 = 0;
+/// `VIRTIO_BLK_S_IOERR`: request status: I/O error.
+pub const VIRTIO_BLK_S_IOERR: u8 = 1;
+/// `VIRTIO_BLK_S_UNSUPP`: request status: unsupported request.
+pub const VIRTIO_BLK_S_UNSUPP: u8 = 2;
+/// `VIRTIO_BLK_ID_BYTES`: length of the `GET_ID` string.
+pub const VIRTIO_BLK_ID_BYTES: u32 = 20;
+/// `VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP`: the zeroed range may be deallocated.
+pub const VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP: u32 = 1;
+/// Sector size of virtio-blk addresses (`SECTOR_SIZE`).
+pub const VIRTIO_BLK_SECTOR_SIZE: u64 = 512;
+
+/// `struct virtio_blk_outhdr`: the device-readable header that starts every request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtioBlkOuthdr {
+    /// `VIRTIO_BLK_T_*`.
+    pub r#type: u32,
+    /// I/O priority (ignored).
+    pub ioprio: u32,
+    /// First sector (512 bytes) of the request.
+    pub sector: u64,
+}
+
+/// `struct virtio_blk_discard_write_zeroes`: one range of a discard or write-zeroes request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VirtioBlkDiscardWriteZeroes {
+    /// First sector.
+    pub sector: u64,
+    /// Number of sectors.
+    pub num_sectors: u32,
+    /// `VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP` (write zeroes only).
+    pub flags: u32,
+}
+
 /// `VHOST_BACKEND_F_IOTLB_MSG_V2`: backend feature bit 0.
 pub const VHOST_BACKEND_F_IOTLB_MSG_V2: u32 = 0x1;
 
@@ -181,3 +256,5 @@ const _: () = assert!(core::mem::size_of::<VhostVringFile>() == 8);
 const _: () = assert!(core::mem::size_of::<VhostVringAddr>() == 40);
 const _: () = assert!(core::mem::size_of::<VhostMemoryRegion>() == 32);
 const _: () = assert!(core::mem::size_of::<VhostMemory>() == 8);
+const _: () = assert!(core::mem::size_of::<VirtioBlkOuthdr>() == 16);
+const _: () = assert!(core::mem::size_of::<VirtioBlkDiscardWriteZeroes>() == 16);

@@ -24,7 +24,7 @@ fn table() -> Vec<(String, u64)> {
     macro_rules! off {
         ($c:literal, $r:ty, $($f:ident),+) => {
             $(t.push((
-                format!("offsetof(struct {}, {})", $c, stringify!($f)),
+                format!("offsetof(struct {}, {})", $c, stringify!($f).trim_start_matches("r#")),
                 offset_of!($r, $f) as u64,
             ));)+
         };
@@ -59,6 +59,19 @@ fn table() -> Vec<(String, u64)> {
         flags_padding
     );
     size!("vhost_memory", VhostMemory);
+    size!("virtio_blk_outhdr", VirtioBlkOuthdr);
+    off!("virtio_blk_outhdr", VirtioBlkOuthdr, r#type, ioprio, sector);
+    size!(
+        "virtio_blk_discard_write_zeroes",
+        VirtioBlkDiscardWriteZeroes
+    );
+    off!(
+        "virtio_blk_discard_write_zeroes",
+        VirtioBlkDiscardWriteZeroes,
+        sector,
+        num_sectors,
+        flags
+    );
     off!("vhost_memory", VhostMemory, nregions, padding);
     val!(
         VHOST_VIRTIO,
@@ -91,8 +104,30 @@ fn table() -> Vec<(String, u64)> {
         VIRTIO_F_ACCESS_PLATFORM,
         VIRTIO_F_RING_PACKED,
         VIRTIO_F_RING_RESET,
-        VHOST_BACKEND_F_IOTLB_MSG_V2
+        VHOST_BACKEND_F_IOTLB_MSG_V2,
+        VHOST_BLK_SET_BACKEND,
+        VHOST_BLK_VQ_MAX,
+        VIRTIO_BLK_F_SIZE_MAX,
+        VIRTIO_BLK_F_SEG_MAX,
+        VIRTIO_BLK_F_RO,
+        VIRTIO_BLK_F_BLK_SIZE,
+        VIRTIO_BLK_F_FLUSH,
+        VIRTIO_BLK_F_MQ,
+        VIRTIO_BLK_F_DISCARD,
+        VIRTIO_BLK_F_WRITE_ZEROES,
+        VIRTIO_BLK_T_IN,
+        VIRTIO_BLK_T_OUT,
+        VIRTIO_BLK_T_FLUSH,
+        VIRTIO_BLK_T_GET_ID,
+        VIRTIO_BLK_T_DISCARD,
+        VIRTIO_BLK_T_WRITE_ZEROES,
+        VIRTIO_BLK_S_OK,
+        VIRTIO_BLK_S_IOERR,
+        VIRTIO_BLK_S_UNSUPP,
+        VIRTIO_BLK_ID_BYTES,
+        VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP
     );
+    t.push(("SECTOR_SIZE".into(), VIRTIO_BLK_SECTOR_SIZE));
     // VHOST_FILE_UNBIND is -1: compare as an unsigned 64-bit pattern.
     t.push((
         "(long long)VHOST_FILE_UNBIND".into(),
@@ -120,7 +155,7 @@ fn headers_install(text: &str) -> String {
 }
 
 /// The Linux tree's uapi headers the probe must take from the tree.
-const TREE_HEADERS: [&str; 7] = [
+const TREE_HEADERS: [&str; 8] = [
     "vhost.h",
     "vhost_types.h",
     "virtio_config.h",
@@ -128,7 +163,11 @@ const TREE_HEADERS: [&str; 7] = [
     "virtio_net.h",
     "virtio_types.h",
     "virtio_ids.h",
+    "virtio_blk.h",
 ];
+
+/// Our header (`uapi/linux/`) the probe takes, beside the tree's.
+const OUR_HEADER: &str = "vhost_blk.h";
 
 #[test]
 fn vhost_uapi_matches_kernel_header() {
@@ -153,8 +192,12 @@ fn vhost_uapi_matches_kernel_header() {
             .unwrap_or_else(|e| panic!("read {h} from {}: {e}", uapi.display()));
         fs::write(inc.join(h), headers_install(&text)).unwrap();
     }
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../linux");
+    fs::copy(ours.join(OUR_HEADER), inc.join(OUR_HEADER)).unwrap();
     let mut src = String::from(
         "#include <stddef.h>\n#include <stdio.h>\n#include <linux/vhost.h>\n\
+         #include <linux/vhost_blk.h>\n#include <linux/virtio_blk.h>\n\
+         #ifndef SECTOR_SIZE\n#define SECTOR_SIZE 512\n#endif\n\
          #include <linux/virtio_config.h>\n#include <linux/virtio_net.h>\n\
          #include <linux/virtio_ring.h>\nint main(void)\n{\n",
     );
@@ -178,7 +221,7 @@ fn vhost_uapi_matches_kernel_header() {
         .expect("run cc");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "probe failed to compile:\n{stderr}");
-    for h in TREE_HEADERS {
+    for h in TREE_HEADERS.iter().chain([&OUR_HEADER]) {
         let copy = inc.join(h);
         assert!(
             stderr
