@@ -360,7 +360,12 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                     let _ = q.ring.disable_notification(&mem);
                     continue;
                 }
-                _ => break,
+                Ok(false) => break,
+                // As `vhost_enable_notify`: a bad index read here breaks the queue too.
+                Err(e) => {
+                    queue_error(q, e);
+                    break;
+                }
             },
             Err(e) => {
                 queue_error(q, e);
@@ -625,7 +630,12 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
                     let _ = q.ring.disable_notification(&mem);
                     continue;
                 }
-                _ => break,
+                Ok(false) => break,
+                // As `vhost_enable_notify`: a bad index read here breaks the queue too.
+                Err(e) => {
+                    queue_error(q, e);
+                    break;
+                }
             },
             Err(RingError::TooManySegments) => {
                 // The packet does not fit the buffers: drop it, keep the buffers (vhost's
