@@ -8,6 +8,7 @@
 #   make check                    all tests: host cargo tests + modules + selftests in QEMU
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
 #                 [REPEAT=n]      ... run n times over in the same boot (flaky-test hunting)
+#                 [HV=1]          ... under our hypervisor (suites acrn_hsm, hypervisor)
 #   make run [HV=0]               boot the stack in QEMU: our hypervisor, the Service VM with
 #                                 our modules, a shell on its console (HV=0: no hypervisor)
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
@@ -25,6 +26,8 @@ BUILD ?= $(CURDIR)/build
 SUITE ?=
 HSM ?= rust
 REPEAT ?= 1
+# selftest: no hypervisor unless HV=1 (make run reads HV itself, default 1).
+HV ?= 0
 CLIPPY ?= 1
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
@@ -72,8 +75,9 @@ check:
 bench:
 	scripts/bench.sh
 
-selftest: initramfs
-	scripts/qemu-run.sh --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \
+selftest: initramfs $(if $(filter 1,$(HV)),hypervisor)
+	scripts/qemu-run.sh $(if $(filter 1,$(HV)),--hypervisor $(BUILD)/acrn-hv.elf) \
+		--kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \
 		--append "acrn_rs.hsm=$(HSM) acrn_rs.repeat=$(REPEAT) $(if $(SUITE),acrn_rs.suites=$(SUITE))" \
 		--timeout $$((900 * $(REPEAT))) --log $(BUILD)/selftest.log \
 		> /dev/null || true

@@ -26,6 +26,9 @@ mod hv;
 mod hypercall;
 mod ioctl;
 mod mm;
+mod passthrough;
+mod pm;
+mod sysfs;
 mod vm;
 
 use kext::miscdev::Registration;
@@ -57,9 +60,11 @@ impl kernel::Module for AcrnHsm {
         if !unsafe { acrn_hsm_is_privileged_vm() } {
             return Err(EPERM);
         }
-        let device = Registration::register(c_str!("acrn_hsm"), module).inspect_err(|e| {
-            pr_err!("creating the misc device failed: {:?}\n", e);
-        })?;
+        let device =
+            Registration::register_with_groups(c_str!("acrn_hsm"), module, Some(sysfs::groups()))
+                .inspect_err(|e| {
+                    pr_err!("creating the misc device failed: {:?}\n", e);
+                })?;
         Ok(Self { _device: device })
     }
 }

@@ -11,7 +11,7 @@
 //! the call returns. The wrappers take the struct by reference so the borrow guarantees both.
 
 use crate::hv;
-use core::{arch::asm, ffi::c_void};
+use core::{arch::asm, ffi::c_void, mem::size_of};
 use kernel::prelude::*;
 
 extern "C" {
@@ -139,4 +139,98 @@ pub(crate) unsafe fn set_memory_regions(batch: &hv::SetRegions) -> Result {
         )
     }
     .map(|_| ())
+}
+
+/// DM structs that hypercalls take by physical address, after a VM id.
+///
+/// # Safety
+///
+/// Every id in [`Self::IDS`] must name a hypercall whose parameter 1 is a VM id and whose
+/// parameter 2 is the physical address of a `Self`, which the hypervisor accesses only during
+/// the call.
+pub(crate) unsafe trait VmStructArg {
+    /// The hypercalls that take this struct.
+    const IDS: &'static [u64];
+}
+
+// SAFETY: ACRN's hypercalls below take (VM id, physical address of the struct),
+// as Linux's `drivers/virt/acrn/hypercall.h` passes them; the hypervisor reads the struct
+// during the call (`INJECT_MSI` and the device calls copy it in).
+unsafe impl VmStructArg for crate::acrn::MsiEntry {
+    const IDS: &'static [u64] = &[hv::HC_INJECT_MSI];
+}
+// SAFETY: See above.
+unsafe impl VmStructArg for crate::acrn::Mmiodev {
+    const IDS: &'static [u64] = &[hv::HC_ASSIGN_MMIODEV, hv::HC_DEASSIGN_MMIODEV];
+}
+// SAFETY: See above.
+unsafe impl VmStructArg for crate::acrn::Pcidev {
+    const IDS: &'static [u64] = &[hv::HC_ASSIGN_PCIDEV, hv::HC_DEASSIGN_PCIDEV];
+}
+// SAFETY: See above.
+unsafe impl VmStructArg for crate::acrn::Vdev {
+    const IDS: &'static [u64] = &[hv::HC_ADD_VDEV, hv::HC_REMOVE_VDEV];
+}
+// SAFETY: See above.
+unsafe impl VmStructArg for crate::acrn::PtdevIrq {
+    const IDS: &'static [u64] = &[hv::HC_SET_PTDEV_INTR_INFO, hv::HC_RESET_PTDEV_INTR_INFO];
+}
+
+/// Hypercall `id` on `vmid` with the physical address of `arg` as parameter 2. `EINVAL` if
+/// `id` does not take a `T` (a driver bug, never reached from userspace).
+pub(crate) fn vm_struct_call<T: VmStructArg>(id: u64, vmid: u16, arg: &mut KBox<T>) -> Result {
+    if !T::IDS.contains(&id) {
+        return Err(EINVAL);
+    }
+    // SAFETY: By the `VmStructArg` contract hypercall `id` takes the VM id and the address of
+    // a `T`; `arg` is an exclusively borrowed `T` in kmalloc memory that outlives the call.
+    unsafe { hypercall2(id, u64::from(vmid), kmalloc_phys(&**arg as *const T)) }.map(|_| ())
+}
+
+/// `HC_SET_IRQLINE`: `op` is the DM's `u64` by value (IRQ number, operation).
+pub(crate) fn set_irqline(vmid: u16, op: u64) -> Result {
+    // SAFETY: HC_SET_IRQLINE takes the VM id and a plain value; no memory is named.
+    unsafe { hypercall2(hv::HC_SET_IRQLINE, u64::from(vmid), op) }.map(|_| ())
+}
+
+/// `HC_VM_INTR_MONITOR`: the hypervisor writes interrupt statistics into the page at
+/// physical address `page_pa`.
+///
+/// # Safety
+///
+/// `page_pa` must be a page the caller keeps pinned until it names another one or the VM is
+/// destroyed: the hypervisor may write it at any time until then.
+pub(crate) unsafe fn vm_intr_monitor(vmid: u16, page_pa: u64) -> Result {
+    // SAFETY: The caller keeps the page pinned for as long as the hypervisor may write it.
+    unsafe { hypercall2(hv::HC_VM_INTR_MONITOR, u64::from(vmid), page_pa) }.map(|_| ())
+}
+
+/// Size of the hypervisor's answer to a `PM_GET_CPU_STATE` command (by `cmd &
+/// PMCMD_TYPE_MASK`): a count (`u64`) or a P-/C-state table entry; `None` for other types.
+pub(crate) fn cpu_state_size(cmd: u64) -> Option<usize> {
+    use crate::acrn::{self, CstateData, PstateData};
+    match cmd & acrn::PMCMD_TYPE_MASK {
+        acrn::ACRN_PMCMD_GET_PX_CNT | acrn::ACRN_PMCMD_GET_CX_CNT => Some(size_of::<u64>()),
+        acrn::ACRN_PMCMD_GET_PX_DATA => Some(size_of::<PstateData>()),
+        acrn::ACRN_PMCMD_GET_CX_DATA => Some(size_of::<CstateData>()),
+        _ => None,
+    }
+}
+
+/// `HC_PM_GET_CPU_STATE`: the hypervisor's answer to `cmd` (which also names the VM), in a
+/// zeroed buffer of [`cpu_state_size`] bytes. `EINVAL` for a command type without answer.
+pub(crate) fn get_cpu_state(cmd: u64) -> Result<KVec<u8>> {
+    let size = cpu_state_size(cmd).ok_or(EINVAL)?;
+    let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+    // SAFETY: `buf` is kmalloc memory of the size the hypervisor writes for this command
+    // type, exclusively owned here until the call returns.
+    unsafe { hypercall2(hv::HC_PM_GET_CPU_STATE, cmd, kmalloc_phys(buf.as_mut_ptr())) }?;
+    Ok(buf)
+}
+
+/// `HC_SERVICE_VM_OFFLINE_CPU` (Linux: `HC_SOS_REMOVE_CPU`): the hypervisor takes back the
+/// pCPU of the Service VM vCPU with local APIC id `lapicid`.
+pub(crate) fn offline_cpu(lapicid: u64) -> Result {
+    // SAFETY: The hypercall takes a plain value; no memory is named.
+    unsafe { hypercall2(hv::HC_SERVICE_VM_OFFLINE_CPU, lapicid, 0) }.map(|_| ())
 }

@@ -5,13 +5,15 @@
 //!
 //! Upstream rules: no command but `CREATE_VM` before a VM exists (`EINVAL`); reserved fields
 //! must be zero (`EINVAL`); a bad argument pointer gives `EFAULT`; unknown commands `ENOTTY`.
-//! Commands of the full HSM not implemented yet (IOREQ clients, ioeventfd, irqfd, devices,
-//! interrupts, PM) answer `ENOTTY`.
+//! Commands of the full HSM not implemented yet (IOREQ clients, ioeventfd, irqfd) answer
+//! `ENOTTY`.
 
 use crate::{
-    acrn::{self, VcpuRegs, VmCreation, VmMemmap},
-    hypercall,
+    acrn::{self, Mmiodev, MsiEntry, Pcidev, PtdevIrq, VcpuRegs, Vdev, VmCreation, VmMemmap},
+    hv, hypercall,
     kext::ioctl::IoctlArg,
+    passthrough::{self, forward},
+    pm,
     vm::{Vm, ACRN_INVALID_VMID},
 };
 use kernel::{
@@ -49,6 +51,20 @@ pub(crate) fn dispatch(vm: &Vm, arg: IoctlArg) -> Result<isize> {
         }
         acrn::ACRN_IOCTL_SET_MEMSEG => vm.set_memseg(&arg.read::<VmMemmap>()?).map(|()| 0),
         acrn::ACRN_IOCTL_UNSET_MEMSEG => vm.unset_memseg(&arg.read::<VmMemmap>()?).map(|()| 0),
+        acrn::ACRN_IOCTL_ASSIGN_MMIODEV => forward::<Mmiodev>(vm, &arg, hv::HC_ASSIGN_MMIODEV),
+        acrn::ACRN_IOCTL_DEASSIGN_MMIODEV => forward::<Mmiodev>(vm, &arg, hv::HC_DEASSIGN_MMIODEV),
+        acrn::ACRN_IOCTL_ASSIGN_PCIDEV => forward::<Pcidev>(vm, &arg, hv::HC_ASSIGN_PCIDEV),
+        acrn::ACRN_IOCTL_DEASSIGN_PCIDEV => forward::<Pcidev>(vm, &arg, hv::HC_DEASSIGN_PCIDEV),
+        acrn::ACRN_IOCTL_CREATE_VDEV => forward::<Vdev>(vm, &arg, hv::HC_ADD_VDEV),
+        acrn::ACRN_IOCTL_DESTROY_VDEV => forward::<Vdev>(vm, &arg, hv::HC_REMOVE_VDEV),
+        acrn::ACRN_IOCTL_SET_PTDEV_INTR => forward::<PtdevIrq>(vm, &arg, hv::HC_SET_PTDEV_INTR_INFO),
+        acrn::ACRN_IOCTL_RESET_PTDEV_INTR => {
+            forward::<PtdevIrq>(vm, &arg, hv::HC_RESET_PTDEV_INTR_INFO)
+        }
+        acrn::ACRN_IOCTL_INJECT_MSI => forward::<MsiEntry>(vm, &arg, hv::HC_INJECT_MSI),
+        acrn::ACRN_IOCTL_SET_IRQLINE => passthrough::set_irqline(vm, &arg),
+        acrn::ACRN_IOCTL_VM_INTR_MONITOR => vm.intr_monitor(arg.value() as u64).map(|()| 0),
+        acrn::ACRN_IOCTL_PM_GET_CPU_STATE => pm::get_cpu_state(&arg),
         _ => Err(ENOTTY),
     }
 }

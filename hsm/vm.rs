@@ -29,6 +29,8 @@ pub(crate) struct VmInner {
     ioreq_page: Option<PinnedPages>,
     /// Pinned guest RAM, one entry per RAM `SET_MEMSEG`.
     ram: KVec<PinnedPages>,
+    /// The page the hypervisor writes interrupt statistics to (`VM_INTR_MONITOR`).
+    monitor_page: Option<PinnedPages>,
 }
 
 impl VmInner {
@@ -49,6 +51,7 @@ impl VmInner {
         hypercall::destroy_vm(vmid)?;
         self.ioreq_page = None;
         self.ram = KVec::new();
+        self.monitor_page = None;
         self.vmid = ACRN_INVALID_VMID;
         Ok(())
     }
@@ -67,6 +70,7 @@ impl VmInner {
                 vmid
             );
             core::mem::forget(self.ioreq_page.take());
+            core::mem::forget(self.monitor_page.take());
             core::mem::forget(core::mem::replace(&mut self.ram, KVec::new()));
         }
     }
@@ -172,6 +176,19 @@ impl Vm {
         op(inner.id()?)
     }
 
+    /// `ACRN_IOCTL_VM_INTR_MONITOR`: pins the page at user address `uaddr` (`EFAULT` if it can
+    /// not be) and has the hypervisor write the VM's interrupt statistics there. The page
+    /// named before is unpinned: the hypervisor switched to the new one during the call.
+    pub(crate) fn intr_monitor(&self, uaddr: u64) -> Result {
+        let page = PinnedPages::pin(uaddr, 1).map_err(|_| EFAULT)?;
+        let mut inner = self.inner.lock();
+        // SAFETY: The page stays pinned in `monitor_page` until another one replaces it or
+        // the VM is destroyed.
+        unsafe { hypercall::vm_intr_monitor(inner.id()?, page.phys(0)) }?;
+        inner.monitor_page = Some(page);
+        Ok(())
+    }
+
     /// `ACRN_IOCTL_SET_VCPU_REGS` with checked `regs` in kmalloc memory.
     pub(crate) fn set_vcpu_regs(&self, regs: &crate::acrn::VcpuRegs) -> Result {
         let inner = self.inner.lock();
@@ -190,6 +207,7 @@ impl MiscDevice for Vm {
                     vmid: ACRN_INVALID_VMID,
                     ioreq_page: None,
                     ram: KVec::new(),
+                    monitor_page: None,
                 }),
             }),
             GFP_KERNEL,

@@ -71,4 +71,19 @@ impl IoctlArg {
             .writer()
             .write(value)
     }
+
+    /// Copies `bytes` out to the argument pointer, whatever size the command encodes.
+    ///
+    /// For the few upstream commands whose reply is longer than their encoded argument
+    /// (ACRN's `PM_GET_CPU_STATE` answers a `u64` command with up to a whole
+    /// `acrn_pstate_data`). The command must still be `_IOR` or `_IOWR` (else `EINVAL`); a
+    /// bad user pointer gives `EFAULT`.
+    pub(crate) fn write_bytes(&self, bytes: &[u8]) -> Result {
+        if _IOC_DIR(self.cmd) & IOC_READ == 0 {
+            return Err(EINVAL);
+        }
+        UserSlice::new(self.arg, bytes.len())
+            .writer()
+            .write_slice(bytes)
+    }
 }

@@ -41,6 +41,7 @@ extern "C" {
     fn acrn_rs_misc_register(
         name: *const c_char,
         fops: *const c_void,
+        groups: *const c_void,
         out: *mut *mut c_void,
     ) -> c_int;
     fn acrn_rs_misc_deregister(misc: *mut c_void);
@@ -70,6 +71,26 @@ pub(crate) trait MiscDevice: Sized {
     }
 }
 
+/// The sysfs attribute groups of a misc device (`miscdevice.groups`): a NULL-terminated
+/// `const struct attribute_group *[]` defined in C, where the `DEVICE_ATTR_*` macros are.
+/// The attributes appear under `/sys/class/misc/<name>/` before the device is announced.
+pub(crate) struct AttributeGroups(*const c_void);
+
+// SAFETY: The array is immutable C data; sharing the pointer between threads is harmless.
+unsafe impl Sync for AttributeGroups {}
+
+impl AttributeGroups {
+    /// Wraps the C array at `groups`.
+    ///
+    /// # Safety
+    ///
+    /// `groups` must point to a NULL-terminated array of attribute groups that lives as long
+    /// as the module, and whose callbacks are sound to call while the device is registered.
+    pub(crate) const unsafe fn from_raw(groups: *const c_void) -> Self {
+        Self(groups)
+    }
+}
+
 /// A registered misc device; dropping it removes the device node.
 ///
 /// # Invariants
@@ -90,6 +111,15 @@ unsafe impl<T: MiscDevice> Sync for Registration<T> {}
 impl<T: MiscDevice> Registration<T> {
     /// Registers `/dev/<name>` with a dynamic minor, owned by `module`.
     pub(crate) fn register(name: &'static CStr, module: &'static ThisModule) -> Result<Self> {
+        Self::register_with_groups(name, module, None)
+    }
+
+    /// As [`Registration::register`], with sysfs attributes on the device.
+    pub(crate) fn register_with_groups(
+        name: &'static CStr,
+        module: &'static ThisModule,
+        groups: Option<&'static AttributeGroups>,
+    ) -> Result<Self> {
         let fops = KBox::new(
             bindings::file_operations {
                 owner: module.as_ptr(),
@@ -106,12 +136,14 @@ impl<T: MiscDevice> Registration<T> {
         )?;
         let mut misc = core::ptr::null_mut();
         // SAFETY: `name` is NUL-terminated and `'static`; `fops` is a valid table whose heap
-        // address outlives the registration (it is dropped only after deregistering); `misc`
-        // is a valid place for the handle.
+        // address outlives the registration (it is dropped only after deregistering); the
+        // groups, if any, are valid for the module's lifetime (`AttributeGroups::from_raw`);
+        // `misc` is a valid place for the handle.
         to_result(unsafe {
             acrn_rs_misc_register(
                 name.as_char_ptr(),
                 (&*fops as *const bindings::file_operations).cast(),
+                groups.map_or(core::ptr::null(), |g| g.0),
                 &mut misc,
             )
         })?;

@@ -17,10 +17,12 @@
 /* ---------------------------------------------------------------- misc device */
 
 /*
- * Registers a misc device with a dynamic minor. On success *out holds an opaque handle for
- * acrn_rs_misc_deregister(). @name and @fops must stay valid until then.
+ * Registers a misc device with a dynamic minor and the sysfs attribute @groups (may be NULL).
+ * On success *out holds an opaque handle for acrn_rs_misc_deregister(). @name, @fops and
+ * @groups must stay valid until then.
  */
-int acrn_rs_misc_register(const char *name, const struct file_operations *fops, void **out)
+int acrn_rs_misc_register(const char *name, const struct file_operations *fops,
+			  const struct attribute_group **groups, void **out)
 {
 	struct miscdevice *misc;
 	int ret;
@@ -31,6 +33,7 @@ int acrn_rs_misc_register(const char *name, const struct file_operations *fops, 
 	misc->minor = MISC_DYNAMIC_MINOR;
 	misc->name = name;
 	misc->fops = fops;
+	misc->groups = groups;
 	ret = misc_register(misc);
 	if (ret) {
 		kfree(misc);

@@ -9,9 +9,11 @@
 
 #include <linux/types.h>
 
+struct attribute_group;
 struct file_operations;
 
-int acrn_rs_misc_register(const char *name, const struct file_operations *fops, void **out);
+int acrn_rs_misc_register(const char *name, const struct file_operations *fops,
+			  const struct attribute_group **groups, void **out);
 void acrn_rs_misc_deregister(void *misc);
 
 void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), void *data,

@@ -2,7 +2,8 @@
 /*
  * Ioctl validation of /dev/acrn_hsm with a VM, under the acrn-rs hypervisor, for the HSM that
  * $HSM_MODULE names (acrn_hsm: ours, acrn: the C acrn.ko; acrn if unset): calls before
- * CREATE_VM, bad pointers, non-zero reserved fields, bad memory segments, double CREATE_VM.
+ * CREATE_VM, bad pointers, non-zero reserved fields, bad memory segments, double CREATE_VM,
+ * the requests forwarded to the hypervisor (devices, interrupts, PM) and the sysfs files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/types.h>
 
@@ -43,6 +45,7 @@ FIXTURE(vm) {
 	int fd;
 	void *ioreq;
 	bool created;
+	__u16 vmid;
 };
 
 FIXTURE_SETUP(vm)
@@ -80,6 +83,7 @@ FIXTURE_SETUP(vm)
 	cv.reserved1 = 0;
 	ASSERT_EQ(0, err(ioctl(self->fd, ACRN_IOCTL_CREATE_VM, &cv)));
 	EXPECT_NE(0xffff, cv.vmid);
+	self->vmid = cv.vmid;
 	self->created = true;
 }
 
@@ -155,6 +159,84 @@ TEST_F(vm, double_create)
 	strcpy((char *)cv.uuid, "hsm-ioctl-2");
 	cv.ioreq_buf = (unsigned long)self->ioreq;
 	EXPECT_EQ(-EINVAL, err(ioctl(self->fd, ACRN_IOCTL_CREATE_VM, &cv)));
+}
+
+/*
+ * Requests the HSM forwards unchanged: it copies the struct in (a bad pointer is EFAULT
+ * before any hypercall) and returns the hypervisor's answer. The acrn-rs hypervisor has no
+ * device pass-through: it answers ENOTTY (Documentation/hypervisor.rst).
+ */
+TEST_F(vm, device_passthrough_forwarded)
+{
+	static const unsigned long cmds[] = {
+		ACRN_IOCTL_ASSIGN_MMIODEV, ACRN_IOCTL_DEASSIGN_MMIODEV,
+		ACRN_IOCTL_ASSIGN_PCIDEV, ACRN_IOCTL_DEASSIGN_PCIDEV,
+		ACRN_IOCTL_CREATE_VDEV, ACRN_IOCTL_DESTROY_VDEV,
+		ACRN_IOCTL_SET_PTDEV_INTR, ACRN_IOCTL_RESET_PTDEV_INTR,
+	};
+	static char arg[sizeof(struct acrn_vdev)];
+
+	for (unsigned int i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		EXPECT_EQ(-EFAULT, err(ioctl(self->fd, cmds[i], BAD_PTR))) TH_LOG("cmd %#lx", cmds[i]);
+		EXPECT_EQ(-ENOTTY, err(ioctl(self->fd, cmds[i], arg))) TH_LOG("cmd %#lx", cmds[i]);
+	}
+	EXPECT_EQ(-EFAULT, err(ioctl(self->fd, ACRN_IOCTL_INJECT_MSI, BAD_PTR)));
+}
+
+/* PM_GET_CPU_STATE: the answer overwrites the command; unknown types do nothing. */
+TEST_F(vm, pm_get_cpu_state)
+{
+	__u64 cmd, vmid;
+
+	EXPECT_EQ(-EFAULT, err(ioctl(self->fd, ACRN_IOCTL_PM_GET_CPU_STATE, BAD_PTR)));
+	/* Unknown command type: success, nothing written (upstream quirk). */
+	cmd = 0x7f;
+	EXPECT_EQ(0, err(ioctl(self->fd, ACRN_IOCTL_PM_GET_CPU_STATE, &cmd)));
+	EXPECT_EQ(0x7full, cmd);
+	/* C-state count of our (created, not started) VM: 0, written over the command. */
+	vmid = self->vmid;
+	cmd = (vmid << 24) | ACRN_PMCMD_GET_CX_CNT;
+	EXPECT_EQ(0, err(ioctl(self->fd, ACRN_IOCTL_PM_GET_CPU_STATE, &cmd)));
+	EXPECT_EQ(0ull, cmd);
+	/* A VM id that names no VM: the hypervisor refuses, the command is left as it was. */
+	cmd = (0xfeull << 24) | ACRN_PMCMD_GET_CX_CNT;
+	EXPECT_NE(0, err(ioctl(self->fd, ACRN_IOCTL_PM_GET_CPU_STATE, &cmd)));
+	EXPECT_EQ((0xfeull << 24) | ACRN_PMCMD_GET_CX_CNT, cmd);
+}
+
+/* VM_INTR_MONITOR pins the page first: an unmapped address is EFAULT. */
+TEST_F(vm, intr_monitor)
+{
+	void *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, page);
+	EXPECT_EQ(-EFAULT, err(ioctl(self->fd, ACRN_IOCTL_VM_INTR_MONITOR, 0x1000ul)));
+	/* The acrn-rs hypervisor keeps no interrupt statistics: ENOTTY, the page unpinned. */
+	EXPECT_EQ(-ENOTTY, err(ioctl(self->fd, ACRN_IOCTL_VM_INTR_MONITOR, page)));
+	munmap(page, PAGE);
+}
+
+/* sysfs remove_cpu: write-only; CPU 0, CPUs that are not possible and junk are EINVAL. */
+TEST_F(vm, sysfs_remove_cpu)
+{
+	static const char *const bad[] = { "0", "1", "4096", "abc", "-1" };
+	const char *path = "/sys/class/misc/acrn_hsm/remove_cpu";
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0200u, st.st_mode & 0777);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	/* The Service VM has one possible CPU (nr_cpus=1): nothing can be removed. */
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, err(pwrite(fd, bad[i], strlen(bad[i]), 0) < 0))
+			TH_LOG("%s", bad[i]);
+	}
+	close(fd);
+	/* ACRN's own kernel called it offline_cpu; upstream acrn.ko has only remove_cpu. */
+	if (strcmp(hsm_module(), "acrn"))
+		EXPECT_EQ(0, stat("/sys/class/misc/acrn_hsm/offline_cpu", &st));
 }
 
 TEST_HARNESS_MAIN
