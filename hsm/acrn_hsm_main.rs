@@ -63,8 +63,8 @@ impl kernel::Module for AcrnHsm {
         let device =
             Registration::register_with_groups(c_str!("acrn_hsm"), module, Some(sysfs::groups()))
                 .inspect_err(|e| {
-                    pr_err!("creating the misc device failed: {:?}\n", e);
-                })?;
+                pr_err!("creating the misc device failed: {:?}\n", e);
+            })?;
         Ok(Self { _device: device })
     }
 }

@@ -57,7 +57,9 @@ pub(crate) fn dispatch(vm: &Vm, arg: IoctlArg) -> Result<isize> {
         acrn::ACRN_IOCTL_DEASSIGN_PCIDEV => forward::<Pcidev>(vm, &arg, hv::HC_DEASSIGN_PCIDEV),
         acrn::ACRN_IOCTL_CREATE_VDEV => forward::<Vdev>(vm, &arg, hv::HC_ADD_VDEV),
         acrn::ACRN_IOCTL_DESTROY_VDEV => forward::<Vdev>(vm, &arg, hv::HC_REMOVE_VDEV),
-        acrn::ACRN_IOCTL_SET_PTDEV_INTR => forward::<PtdevIrq>(vm, &arg, hv::HC_SET_PTDEV_INTR_INFO),
+        acrn::ACRN_IOCTL_SET_PTDEV_INTR => {
+            forward::<PtdevIrq>(vm, &arg, hv::HC_SET_PTDEV_INTR_INFO)
+        }
         acrn::ACRN_IOCTL_RESET_PTDEV_INTR => {
             forward::<PtdevIrq>(vm, &arg, hv::HC_RESET_PTDEV_INTR_INFO)
         }

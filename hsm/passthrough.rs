@@ -31,7 +31,11 @@ unsafe impl FromBytes for PtdevIrq {}
 unsafe impl FromBytes for MsiEntry {}
 
 /// Copies the DM's `T` in and hands it to hypercall `id` for `vm`.
-pub(crate) fn forward<T: VmStructArg + FromBytes>(vm: &Vm, arg: &IoctlArg, id: u64) -> Result<isize> {
+pub(crate) fn forward<T: VmStructArg + FromBytes>(
+    vm: &Vm,
+    arg: &IoctlArg,
+    id: u64,
+) -> Result<isize> {
     let mut data = KBox::new(arg.read::<T>()?, GFP_KERNEL)?;
     let inner = vm.inner.lock();
     hypercall::vm_struct_call(id, inner.id()?, &mut data).map(|()| 0)
