@@ -237,6 +237,12 @@ void acrn_rs_worker_destroy(void *worker)
 
 /* ---------------------------------------------------------------- user memory */
 
+/* The current task's mm, for comparing with a device owner's (identity only). */
+void *acrn_rs_current_mm(void)
+{
+	return current->mm;
+}
+
 /* access_ok() for the current task: [addr, addr + size) lies in user space. */
 bool acrn_rs_access_ok(u64 addr, u64 size)
 {

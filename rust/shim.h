@@ -25,6 +25,7 @@ void acrn_rs_worker_wake(void *worker);
 void acrn_rs_worker_flush(void *worker);
 void acrn_rs_worker_destroy(void *worker);
 
+void *acrn_rs_current_mm(void);
 bool acrn_rs_access_ok(u64 addr, u64 size);
 int acrn_rs_get_user_u16(u64 addr, u16 *val);
 int acrn_rs_put_user_u16(u64 addr, u16 val);

@@ -84,6 +84,12 @@ impl<T: WorkHandler> Worker<T> {
         unsafe { acrn_rs_worker_flush(self.raw.as_ptr()) };
     }
 
+    /// The C worker, for C code that wakes it (`acrn_rs_worker_wake`); valid while `self`
+    /// lives.
+    pub(crate) fn as_raw(&self) -> *mut c_void {
+        self.raw.as_ptr()
+    }
+
     /// The handler.
     pub(crate) fn handler(&self) -> &Arc<T> {
         &self.handler

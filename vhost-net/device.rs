@@ -17,6 +17,7 @@ use crate::{
         miscdev::MiscDevice,
         worker::{WorkHandler, Worker},
     },
+    vhost::owner::Owner as VhostOwner,
     vq::Vq,
 };
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -32,16 +33,6 @@ pub(crate) const VQ_RX: usize = 0;
 pub(crate) const VQ_TX: usize = 1;
 /// Number of virtqueues.
 pub(crate) const NVQS: usize = 2;
-
-extern "C" {
-    fn vhost_net_rs_current_mm() -> *mut core::ffi::c_void;
-}
-
-/// The current task's mm, as an identity.
-pub(crate) fn current_mm() -> usize {
-    // SAFETY: Reads `current->mm`, always valid to read.
-    unsafe { vhost_net_rs_current_mm() as usize }
-}
 
 /// The virtqueues, shared with the worker thread.
 #[pin_data]
@@ -88,13 +79,9 @@ impl PollHandler for Wake {
     }
 }
 
-/// The owner: the process whose address space the rings and the guest memory are in.
-pub(crate) struct Owner {
-    /// The owner's mm, as an identity (the worker holds a reference on it).
-    pub(crate) mm: usize,
-    /// The worker thread, running in the owner's mm.
-    pub(crate) worker: Arc<Worker<Shared>>,
-}
+/// The owner: the process whose address space the rings and the guest memory are in, and
+/// the worker running there.
+pub(crate) type Owner = VhostOwner<Shared>;
 
 /// Control state, behind [`VhostNet::dev`]. Fields drop in order: hooks before the owner.
 pub(crate) struct Dev {
@@ -111,10 +98,7 @@ pub(crate) struct Dev {
 impl Dev {
     /// `vhost_dev_check_owner`: the caller's mm is the owner's, else `EPERM`.
     pub(crate) fn check_owner(&self) -> Result<&Owner> {
-        match &self.owner {
-            Some(owner) if owner.mm == current_mm() => Ok(owner),
-            _ => Err(EPERM),
-        }
+        Owner::check(&self.owner)
     }
 
     /// A hook waking the owner's worker on events of `fd` in `mask`; wakes it at once if

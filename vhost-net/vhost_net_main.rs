@@ -22,6 +22,9 @@ mod uapi;
 #[path = "../rust/vring/src/vring/mod.rs"]
 mod vring;
 
+#[path = "../rust/vhost/mod.rs"]
+mod vhost;
+
 mod backend;
 mod device;
 mod ioctl;

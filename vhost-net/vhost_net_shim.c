@@ -24,7 +24,6 @@ module_param(node_name, charp, 0444);
 MODULE_PARM_DESC(node_name, "device node name under /dev (default vhost-net-rs)");
 
 const char *vhost_net_rs_node_name(void);
-void *vhost_net_rs_current_mm(void);
 struct socket *vhost_net_rs_get_socket(int fd);
 void vhost_net_rs_put_socket(struct socket *sock);
 int vhost_net_rs_sendmsg(struct socket *sock, const struct iovec *iov, unsigned long nr,
@@ -42,12 +41,6 @@ int vhost_net_rs_xdp_flush(void *batch, struct socket *sock);
 const char *vhost_net_rs_node_name(void)
 {
 	return node_name;
-}
-
-/* The current task's mm, for comparing with the owner's (identity only). */
-void *vhost_net_rs_current_mm(void)
-{
-	return current->mm;
 }
 
 static struct socket *get_raw_socket(int fd)
