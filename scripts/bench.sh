@@ -16,7 +16,7 @@ SRC=$BUILD/bench-src
 rm -rf "$SRC" && mkdir -p "$SRC"
 git ls-files -co --exclude-standard | grep -v '^build/' | tar -cf - -T - | tar -xf - -C "$SRC"
 make -s -C "$SRC" modules KDIR="$KDIR" BUILD="$BUILD/bench" >/dev/null
-make -s -C "$SRC" selftests KDIR="$KDIR" BUILD="$BUILD/bench" SUITES=vhost_net >/dev/null
+make -s -C "$SRC" selftests KDIR="$KDIR" BUILD="$BUILD/bench" SUITES="vhost_net vhost_blk" >/dev/null
 scripts/initramfs.sh --kernel-dir "$KDIR" --modules "$BUILD/bench/modules" \
 	--selftests "$BUILD/bench/selftests" --out "$BUILD/bench/initramfs.cpio.gz"
 scripts/qemu-run.sh --timeout 1200 --kernel "$KDIR/arch/x86/boot/bzImage" \

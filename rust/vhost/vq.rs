@@ -196,7 +196,12 @@ impl<B, S> Vq<B, S> {
 
     /// `vq_err`: a guest error broke the queue; tell the device model.
     pub(crate) fn queue_error(&mut self, err: RingError) {
-        pr_debug!("virtqueue error: {}\n", err.as_str());
+        self.fail(err.as_str());
+    }
+
+    /// `vq_err` for a device-level protocol violation described by `what`.
+    pub(crate) fn fail(&mut self, what: &str) {
+        pr_debug!("virtqueue error: {}\n", what);
         self.ring.mark_broken();
         if let Some(ctx) = &self.err {
             ctx.signal();

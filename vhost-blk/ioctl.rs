@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The vhost-blk ioctls: the standard vhost ones in the order and with the errors of
+//! drivers/vhost (features and `SET/RESET_OWNER` without an owner check, everything else
+//! only from the owner: `EPERM`), and `VHOST_BLK_SET_BACKEND`.
+
+use crate::{
+    blk,
+    device::{Owner, VhostBlk, NVQS},
+    disk::Disk,
+    kext::{errno::eopnotsupp, ioctl::IoctlArg},
+    uapi::*,
+    vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl},
+};
+use kernel::{c_str, prelude::*, sync::Arc};
+
+/// The virtio features offered (`VHOST_GET_FEATURES`): the ring features vhost offers, and
+/// the request types served: flush, discard and write zeroes (a disk that turns out not to
+/// support the last two answers them with `VIRTIO_BLK_S_UNSUPP`), several queues. The
+/// configuration-space features (`SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`, `RO`...) are the device
+/// model's. No dirty logging, IOTLB or packed rings.
+pub(crate) const FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
+    | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+    | (1 << VIRTIO_RING_F_EVENT_IDX)
+    | (1 << VIRTIO_F_ANY_LAYOUT)
+    | (1 << VIRTIO_F_VERSION_1)
+    | (1 << VIRTIO_BLK_F_FLUSH)
+    | (1 << VIRTIO_BLK_F_MQ)
+    | (1 << VIRTIO_BLK_F_DISCARD)
+    | (1 << VIRTIO_BLK_F_WRITE_ZEROES);
+
+/// Handles one ioctl.
+pub(crate) fn dispatch(blk: &VhostBlk, arg: IoctlArg) -> Result {
+    match arg.cmd() {
+        VHOST_GET_FEATURES => arg.write(&FEATURES),
+        VHOST_SET_FEATURES => {
+            let features = read_features(&arg, FEATURES)?;
+            let mut dev = blk.dev.lock();
+            // As vhost: not while a disk is attached (the rings' layout may change).
+            if dev.disk.is_some() {
+                return Err(EBUSY);
+            }
+            dev.features = features;
+            for i in 0..NVQS {
+                blk.shared.vq(i).lock().acked_features = features;
+            }
+            Ok(())
+        }
+        VHOST_GET_BACKEND_FEATURES => arg.write(&0u64),
+        VHOST_SET_BACKEND_FEATURES => read_features(&arg, 0).map(|_| ()),
+        VHOST_RESET_OWNER => {
+            let mut dev = blk.dev.lock();
+            dev.check_owner()?;
+            blk.reset_locked(&mut dev);
+            Ok(())
+        }
+        VHOST_SET_OWNER => {
+            let mut dev = blk.dev.lock();
+            Owner::set(&mut dev.owner, c_str!("vhost-blk-rs"), blk.shared.clone())
+        }
+        _ => {
+            let mut dev = blk.dev.lock();
+            dev.check_owner()?;
+            match arg.cmd() {
+                VHOST_BLK_SET_BACKEND => {
+                    let f: VhostVringFile = arg.read()?;
+                    set_backend(blk, &mut dev, f.fd)
+                }
+                VHOST_SET_MEM_TABLE => {
+                    let mem = read_mem_table(&arg)?;
+                    for i in 0..NVQS {
+                        blk.shared.vq(i).lock().mem = Some(mem.clone());
+                    }
+                    Ok(())
+                }
+                // Dirty logging is not offered (no VHOST_F_LOG_ALL).
+                VHOST_SET_LOG_BASE | VHOST_SET_LOG_FD => Err(eopnotsupp()),
+                _ => {
+                    let i = ring_index(&arg, NVQS)?;
+                    vring_ioctl(blk.shared.vq(i), i, &arg, |fd| {
+                        let hook = match fd {
+                            None => None,
+                            Some(fd) => Some(dev.hook(fd)?),
+                        };
+                        let old = core::mem::replace(&mut dev.kicks[i], hook);
+                        drop(old);
+                        Ok(())
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// `VHOST_BLK_SET_BACKEND`: -1 detaches the disk (after its requests in flight complete);
+/// an fd attaches it to every queue whose size is set. Checked first, so that a refusal
+/// changes nothing: the disk (`EBADF`, `EINVAL`), at least one configured queue
+/// (`EINVAL`), a memory table and rings in user space for each (`EFAULT`). A ring that
+/// can not be read when activated (`EFAULT`) leaves the device without a disk.
+fn set_backend(blk: &VhostBlk, dev: &mut crate::device::Dev, fd: i32) -> Result {
+    if fd == VHOST_FILE_UNBIND {
+        blk.detach_locked(dev);
+        return Ok(());
+    }
+    let disk = Arc::new(Disk::from_fd(fd)?, GFP_KERNEL)?;
+    let mut configured = 0;
+    for i in 0..NVQS {
+        let q = blk.shared.vq(i).lock();
+        if q.num != 0 {
+            q.check_ready()?;
+            configured += 1;
+        }
+    }
+    if configured == 0 {
+        return Err(EINVAL);
+    }
+    blk.detach_locked(dev);
+    let Some(owner) = dev.owner.as_ref() else {
+        return Err(EPERM);
+    };
+    let worker = owner.worker.clone();
+    for i in 0..NVQS {
+        let mut q = blk.shared.vq(i).lock();
+        if q.num == 0 {
+            continue;
+        }
+        if let Err(e) = blk::attach(&mut q, &disk, &worker) {
+            drop(q);
+            blk.detach_locked(dev);
+            return Err(e);
+        }
+    }
+    dev.disk = Some(disk);
+    worker.wake();
+    Ok(())
+}
