@@ -121,7 +121,7 @@ fn finish(scratch: &mut Scratch, head: u16, status_addr: u64, status: u8, used_l
 }
 
 /// Completes the requests whose I/O finished. Returns whether there were any.
-fn reap(q: &mut Vq, _mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
+fn reap(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
     let mut any = false;
     loop {
         let Scratch { io, tags, rets, .. } = &mut *scratch;
@@ -148,7 +148,7 @@ fn reap(q: &mut Vq, _mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
             };
             let used = if ok && !s.write { s.len + 1 } else { 1 };
             if scratch.done.len() == scratch.done.capacity() {
-                flush_used(q, _mem, scratch);
+                flush_used(q, mem, scratch);
             }
             finish(scratch, tag as u16, s.status, status, used);
         }

@@ -145,12 +145,24 @@ void vhost_blk_rs_id(void *file, char *buf, size_t len)
 
 struct vhost_blk_rs_io;
 
+/*
+ * Who completes a request whose read_iter/write_iter returned -EIOCBQUEUED: if the
+ * completion runs before the submitter has looked (a ramdisk completes inside submit_bio),
+ * the submitter takes the result directly; otherwise the completion list does.
+ */
+enum {
+	REQ_SUBMITTING,		/* in read_iter/write_iter */
+	REQ_DONE_INLINE,	/* completed before the submitter looked: its result is in ret */
+	REQ_QUEUED,		/* the submitter has looked: completion goes to the list */
+};
+
 /* One request in flight: slot @tag (the chain's head index) of its queue. */
 struct vhost_blk_rs_req {
 	struct kiocb iocb;
 	struct llist_node node;
 	struct vhost_blk_rs_io *io;
 	long ret;
+	atomic_t state;
 	u32 tag;
 };
 
@@ -215,6 +227,9 @@ static void vhost_blk_rs_complete(struct kiocb *iocb, long ret)
 
 	vhost_blk_rs_end_write(iocb);
 	req->ret = ret;
+	/* Full barrier: the submitter that sees DONE_INLINE sees ret. */
+	if (atomic_cmpxchg(&req->state, REQ_SUBMITTING, REQ_DONE_INLINE) == REQ_SUBMITTING)
+		return;
 	llist_add(&req->node, &io->done);
 	acrn_rs_worker_wake(io->worker);
 	vhost_blk_rs_io_put(io);
@@ -264,6 +279,7 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	req->iocb.ki_complete = vhost_blk_rs_complete;
 	req->io = io;
 	req->tag = tag;
+	atomic_set(&req->state, REQ_SUBMITTING);
 	atomic_inc(&io->inflight);
 	if (write) {
 		if (S_ISREG(file_inode(file)->i_mode))
@@ -273,9 +289,14 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	} else {
 		ret = file->f_op->read_iter(&req->iocb, &iter);
 	}
-	if (ret == -EIOCBQUEUED)
-		return ret;
-	vhost_blk_rs_end_write(&req->iocb);
+	if (ret == -EIOCBQUEUED) {
+		if (atomic_cmpxchg(&req->state, REQ_SUBMITTING, REQ_QUEUED) == REQ_SUBMITTING)
+			return ret;
+		/* Completed already (write end done there): a synchronous result after all. */
+		ret = req->ret;
+	} else {
+		vhost_blk_rs_end_write(&req->iocb);
+	}
 	vhost_blk_rs_io_put(io);
 	/* Interrupted system-call codes mean nothing to a guest. */
 	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
