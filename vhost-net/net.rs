@@ -16,23 +16,18 @@
 use crate::{
     backend::Socket,
     device::{Shared, VQ_RX},
-    kext::{
-        eventfd::{POLLIN, POLLOUT},
-        user,
-    },
-    uapi::{
-        VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTIO_F_VERSION_1,
-        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX,
-    },
+    kext::eventfd::{POLLIN, POLLOUT},
+    uapi::{VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF},
+    vhost::owner::OwnerAccess,
     vq::Vq,
     vring::{
-        DescChain, Error as RingError, GuestMemory, MappedMemory, MemTable, RingAddrs, Segment,
-        SplitQueue, UsedElem, UserAccess,
+        DescChain, Error as RingError, GuestMemory, MappedMemory, MemTable, Segment, SplitQueue,
+        UsedElem,
     },
 };
 use core::ffi::c_void;
 use core::sync::atomic::Ordering;
-use kernel::{bindings, prelude::*, uaccess::UserSlice};
+use kernel::{bindings, prelude::*};
 
 /// Most packets one run handles per queue (vhost's `VHOST_NET_PKT_WEIGHT`).
 pub(crate) const WEIGHT_PACKETS: usize = 256;
@@ -169,41 +164,6 @@ fn clear<T>(v: &mut KVec<T>) {
     unsafe { v.set_len(0) };
 }
 
-/// The owner's address space, reached from the worker thread (which runs in it).
-struct OwnerAccess;
-
-impl UserAccess for OwnerAccess {
-    fn read_user(&self, uaddr: u64, buf: &mut [u8]) -> core::result::Result<(), RingError> {
-        UserSlice::new(uaddr as usize, buf.len())
-            .reader()
-            .read_slice(buf)
-            .map_err(|_| RingError::Fault)
-    }
-
-    fn write_user(&self, uaddr: u64, buf: &[u8]) -> core::result::Result<(), RingError> {
-        UserSlice::new(uaddr as usize, buf.len())
-            .writer()
-            .write_slice(buf)
-            .map_err(|_| RingError::Fault)
-    }
-
-    fn read_user_u16(&self, uaddr: u64) -> core::result::Result<u16, RingError> {
-        user::get_user_u16(uaddr).map_err(|_| RingError::Fault)
-    }
-
-    fn write_user_u16(&self, uaddr: u64, val: u16) -> core::result::Result<(), RingError> {
-        user::put_user_u16(uaddr, val).map_err(|_| RingError::Fault)
-    }
-
-    fn check_user(&self, uaddr: u64, len: u64) -> core::result::Result<(), RingError> {
-        if user::access_ok(uaddr, len) {
-            Ok(())
-        } else {
-            Err(RingError::Fault)
-        }
-    }
-}
-
 /// Header lengths for the negotiated `features`: `(vhost_hlen, sock_hlen)`, as
 /// `vhost_net_set_features` computes them. The virtio-net header is 12 bytes with mergeable
 /// buffers or virtio 1.0, else 10; vhost adds/strips it if `VHOST_NET_F_VIRTIO_NET_HDR` was
@@ -231,52 +191,13 @@ fn has(features: u64, bit: u32) -> bool {
 /// accessible, `EINVAL`: not configured) nothing changes.
 pub(crate) fn attach(q: &mut Vq, socket: Option<Socket>) -> Result<Option<Socket>> {
     let Some(socket) = socket else {
-        if q.backend.is_some() {
-            q.last_avail_idx = q.ring.last_avail_idx();
-            q.ring.deactivate();
-        }
-        return Ok(q.backend.take());
+        return Ok(q.deactivate());
     };
     if q.scratch.is_none() {
         q.scratch = Some(Scratch::new()?);
     }
-    let empty = MemTable::new();
-    let table = q.mem.as_deref().unwrap_or(&empty);
-    let mem = MappedMemory::new(table, OwnerAccess);
-    let mut ring = SplitQueue::new();
-    let addrs = RingAddrs {
-        desc: q.addr.desc_user_addr,
-        avail: q.addr.avail_user_addr,
-        used: q.addr.used_user_addr,
-    };
-    let setup = ring
-        .set_size(q.num)
-        .and_then(|()| ring.set_addrs(addrs, &mem))
-        .and_then(|()| ring.set_base(u32::from(q.ring_base())));
-    setup.map_err(|_| EINVAL)?;
-    ring.set_event_idx(has(q.acked_features, VIRTIO_RING_F_EVENT_IDX));
-    ring.set_notify_on_empty(has(q.acked_features, VIRTIO_F_NOTIFY_ON_EMPTY));
-    ring.activate(&mem).map_err(|_| EFAULT)?;
-    q.ring = ring;
+    q.activate_ring()?;
     Ok(q.backend.replace(socket))
-}
-
-/// After used-ring updates: interrupts the guest unless it suppressed that (`vhost_signal`).
-fn signal_used(q: &mut Vq, mem: &MappedMemory<'_, OwnerAccess>) {
-    if q.ring.needs_notification(mem) {
-        if let Some(call) = &q.call {
-            call.signal();
-        }
-    }
-}
-
-/// `vq_err`: a guest error broke the queue; tell the device model.
-fn queue_error(q: &mut Vq, err: RingError) {
-    pr_debug!("virtqueue error: {}\n", err.as_str());
-    q.ring.mark_broken();
-    if let Some(ctx) = &q.err {
-        ctx.signal();
-    }
 }
 
 /// Appends the user-address pieces of `len` bytes at guest address `addr` to `iov`.
@@ -363,12 +284,12 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                 Ok(false) => break,
                 // As `vhost_enable_notify`: a bad index read here breaks the queue too.
                 Err(e) => {
-                    queue_error(q, e);
+                    q.queue_error(e);
                     break;
                 }
             },
             Err(e) => {
-                queue_error(q, e);
+                q.queue_error(e);
                 break;
             }
         };
@@ -378,7 +299,7 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         let len = match tx_iov(&mut chain, &mem, scratch, vhost_hlen as u64) {
             Ok(len) => len,
             Err(e) => {
-                queue_error(q, e);
+                q.queue_error(e);
                 break;
             }
         };
@@ -456,7 +377,7 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
             match flush_used(&mut q.ring, &mem, scratch) {
                 Ok(()) => used = true,
                 Err(e) => {
-                    queue_error(q, e);
+                    q.queue_error(e);
                     break;
                 }
             }
@@ -472,11 +393,11 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
     if let Some(scratch) = q.scratch.as_deref_mut() {
         match flush_used(&mut q.ring, &mem, scratch) {
             Ok(()) => used |= packets > 0,
-            Err(e) => queue_error(q, e),
+            Err(e) => q.queue_error(e),
         }
     }
     if used {
-        signal_used(q, &mem);
+        q.signal_used(&mem);
     }
     more
 }
@@ -633,7 +554,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
                 Ok(false) => break,
                 // As `vhost_enable_notify`: a bad index read here breaks the queue too.
                 Err(e) => {
-                    queue_error(q, e);
+                    q.queue_error(e);
                     break;
                 }
             },
@@ -660,7 +581,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
                 continue;
             }
             Err(e) => {
-                queue_error(q, e);
+                q.queue_error(e);
                 break;
             }
         }
@@ -700,7 +621,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
         };
         let done = fixup.and_then(|()| q.ring.add_used_n(&mem, &scratch.heads));
         if let Err(e) = done {
-            queue_error(q, e);
+            q.queue_error(e);
             break;
         }
         used = true;
@@ -712,7 +633,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
         }
     }
     if used {
-        signal_used(q, &mem);
+        q.signal_used(&mem);
     }
     more
 }
