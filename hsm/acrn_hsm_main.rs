@@ -23,12 +23,18 @@ mod acrn;
 #[path = "../uapi/rust/src/hv.rs"]
 mod hv;
 
+mod client;
+mod client_api;
 mod hypercall;
 mod ioctl;
+mod ioeventfd;
+mod ioreq;
+mod irqfd;
 mod mm;
 mod passthrough;
 mod pm;
 mod sysfs;
+mod upcall;
 mod vm;
 
 use kext::miscdev::Registration;
@@ -46,8 +52,10 @@ extern "C" {
     fn acrn_hsm_is_privileged_vm() -> bool;
 }
 
+// Fields drop in order: the device goes before the upcall its files use.
 struct AcrnHsm {
     _device: Registration<vm::Vm>,
+    _upcall: upcall::UpcallRegistration,
 }
 
 impl kernel::Module for AcrnHsm {
@@ -60,11 +68,15 @@ impl kernel::Module for AcrnHsm {
         if !unsafe { acrn_hsm_is_privileged_vm() } {
             return Err(EPERM);
         }
+        let upcall = upcall::UpcallRegistration::new()?;
         let device =
             Registration::register_with_groups(c_str!("acrn_hsm"), module, Some(sysfs::groups()))
                 .inspect_err(|e| {
                 pr_err!("creating the misc device failed: {:?}\n", e);
             })?;
-        Ok(Self { _device: device })
+        Ok(Self {
+            _device: device,
+            _upcall: upcall,
+        })
     }
 }

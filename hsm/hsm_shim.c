@@ -105,3 +105,124 @@ u32 acrn_hsm_cpu_apicid(unsigned int cpu)
 {
 	return cpu_data(cpu).topo.apicid;
 }
+
+/* ---------------------------------------------------------------- I/O request upcall */
+
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/workqueue.h>
+
+int acrn_hsm_upcall_setup(void (*dispatch)(void));
+void acrn_hsm_upcall_remove(void);
+void acrn_hsm_upcall_pause(void);
+void acrn_hsm_upcall_resume(void);
+void *acrn_hsm_aux_wq(void);
+void *acrn_hsm_page_address(void *page);
+
+/*
+ * The upcall (vector 0xF3, hard IRQ) queues one work item on an ordered high-priority
+ * workqueue, which calls the Rust dispatcher: one scan of every VM's request slots at a time,
+ * in order (Linux drivers/virt/acrn/ioreq.c).
+ */
+static struct workqueue_struct *acrn_hsm_ioreq_wq;
+/* For deferred work outside the dispatcher (irqfd shutdown on EPOLLHUP). */
+static struct workqueue_struct *acrn_hsm_aux_wq_ptr;
+static void (*acrn_hsm_dispatch_fn)(void);
+/* Serialises pause..resume: a resume must not queue work while another pause drains. */
+static DEFINE_MUTEX(acrn_hsm_pause_lock);
+
+static void acrn_hsm_ioreq_work_fn(struct work_struct *work)
+{
+	acrn_hsm_dispatch_fn();
+}
+static DECLARE_WORK(acrn_hsm_ioreq_work, acrn_hsm_ioreq_work_fn);
+
+/* Runs in hard-IRQ context (sysvec_acrn_hv_callback). */
+static void acrn_hsm_upcall(void)
+{
+	queue_work(acrn_hsm_ioreq_wq, &acrn_hsm_ioreq_work);
+}
+
+/* Allocates the workqueues and installs the upcall handler calling @dispatch. */
+int acrn_hsm_upcall_setup(void (*dispatch)(void))
+{
+	acrn_hsm_dispatch_fn = dispatch;
+	acrn_hsm_ioreq_wq = alloc_ordered_workqueue("acrn_hsm_ioreq", WQ_HIGHPRI | WQ_MEM_RECLAIM);
+	if (!acrn_hsm_ioreq_wq)
+		return -ENOMEM;
+	acrn_hsm_aux_wq_ptr = alloc_workqueue("acrn_hsm_aux", 0, 0);
+	if (!acrn_hsm_aux_wq_ptr) {
+		destroy_workqueue(acrn_hsm_ioreq_wq);
+		return -ENOMEM;
+	}
+	acrn_setup_intr_handler(acrn_hsm_upcall);
+	return 0;
+}
+
+/*
+ * Removes the handler, waits until no CPU can still be running it (an IRQ handler is an RCU
+ * read-side section), then drains and frees the workqueues.
+ */
+void acrn_hsm_upcall_remove(void)
+{
+	acrn_remove_intr_handler();
+	synchronize_rcu();
+	destroy_workqueue(acrn_hsm_ioreq_wq);
+	destroy_workqueue(acrn_hsm_aux_wq_ptr);
+}
+
+/*
+ * Stops dispatching: no upcall handler, no dispatcher running or queued. Must be paired with
+ * acrn_hsm_upcall_resume() by the same task; never called from the dispatcher.
+ */
+void acrn_hsm_upcall_pause(void)
+{
+	mutex_lock(&acrn_hsm_pause_lock);
+	acrn_remove_intr_handler();
+	synchronize_rcu();
+	drain_workqueue(acrn_hsm_ioreq_wq);
+}
+
+/* Re-arms the handler and scans once, for upcalls missed while paused. */
+void acrn_hsm_upcall_resume(void)
+{
+	acrn_setup_intr_handler(acrn_hsm_upcall);
+	queue_work(acrn_hsm_ioreq_wq, &acrn_hsm_ioreq_work);
+	mutex_unlock(&acrn_hsm_pause_lock);
+}
+
+/* The auxiliary workqueue (a struct workqueue_struct *), valid until upcall_remove. */
+void *acrn_hsm_aux_wq(void)
+{
+	return acrn_hsm_aux_wq_ptr;
+}
+
+/* Kernel address of a (pinned, lowmem: always on x86-64) page. */
+void *acrn_hsm_page_address(void *page)
+{
+	return page_address(page);
+}
+
+/* ---------------------------------------------------------------- in-kernel client API */
+
+/* Implemented in Rust (client_api.rs); documented in Documentation/hsm.rst. */
+struct acrn_io_request;
+void *acrn_hsm_vm_get(u16 vmid);
+void acrn_hsm_vm_put(void *vm);
+u16 acrn_hsm_vm_vcpu_num(void *vm);
+void *acrn_hsm_client_create(void *vm, int (*handler)(void *priv, u16 vcpu,
+						       struct acrn_io_request *req),
+			     void *priv);
+void acrn_hsm_client_destroy(void *client);
+int acrn_hsm_client_add_range(void *client, u32 type, u64 start, u64 end);
+void acrn_hsm_client_del_range(void *client, u32 type, u64 start, u64 end);
+int acrn_hsm_client_complete(void *client, u16 vcpu, const struct acrn_io_request *req);
+
+EXPORT_SYMBOL_GPL(acrn_hsm_vm_get);
+EXPORT_SYMBOL_GPL(acrn_hsm_vm_put);
+EXPORT_SYMBOL_GPL(acrn_hsm_vm_vcpu_num);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_create);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_destroy);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_add_range);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_del_range);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_complete);

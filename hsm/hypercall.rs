@@ -234,3 +234,30 @@ pub(crate) fn offline_cpu(lapicid: u64) -> Result {
     // SAFETY: The hypercall takes a plain value; no memory is named.
     unsafe { hypercall2(hv::HC_SERVICE_VM_OFFLINE_CPU, lapicid, 0) }.map(|_| ())
 }
+
+/// `HC_NOTIFY_REQUEST_FINISH`: the I/O request of `vcpu` in VM `vmid` is complete.
+/// Callable in atomic context.
+pub(crate) fn notify_request_finish(vmid: u16, vcpu: u16) -> Result {
+    // SAFETY: The hypercall takes two plain integers.
+    unsafe {
+        hypercall2(
+            hv::HC_NOTIFY_REQUEST_FINISH,
+            u64::from(vmid),
+            u64::from(vcpu),
+        )
+    }
+    .map(|_| ())
+}
+
+/// `HC_INJECT_MSI` of `msi` (in kmalloc memory) into VM `vmid`. Callable in atomic context.
+pub(crate) fn inject_msi(vmid: u16, msi: &crate::acrn::MsiEntry) -> Result {
+    // SAFETY: `msi` is a live `acrn_msi_entry` in kmalloc memory, read by the hypervisor.
+    unsafe {
+        hypercall2(
+            hv::HC_INJECT_MSI,
+            u64::from(vmid),
+            kmalloc_phys(msi as *const _),
+        )
+    }
+    .map(|_| ())
+}

@@ -5,11 +5,13 @@
 //!
 //! Upstream rules: no command but `CREATE_VM` before a VM exists (`EINVAL`); reserved fields
 //! must be zero (`EINVAL`); a bad argument pointer gives `EFAULT`; unknown commands `ENOTTY`.
-//! Commands of the full HSM not implemented yet (IOREQ clients, ioeventfd, irqfd) answer
-//! `ENOTTY`.
+//! Each command is decoded here and handled by the file that owns the concept.
 
 use crate::{
-    acrn::{self, Mmiodev, MsiEntry, Pcidev, PtdevIrq, VcpuRegs, Vdev, VmCreation, VmMemmap},
+    acrn::{
+        self, Ioeventfd, IoreqNotify, Irqfd, Mmiodev, MsiEntry, Pcidev, PtdevIrq, VcpuRegs, Vdev,
+        VmCreation, VmMemmap,
+    },
     hv, hypercall,
     kext::ioctl::IoctlArg,
     passthrough::{self, forward},
@@ -31,6 +33,13 @@ unsafe impl FromBytes for VcpuRegs {}
 // SAFETY: `VmMemmap` is `repr(C)` of `u32`/`u64` fields and a union of two `u64`s: every bit
 // pattern is valid.
 unsafe impl FromBytes for VmMemmap {}
+// SAFETY: `IoreqNotify` is `repr(C)` of integers only: every bit pattern is valid.
+unsafe impl FromBytes for IoreqNotify {}
+// SAFETY: `Ioeventfd` is `repr(C)` of integers only: every bit pattern is valid.
+unsafe impl FromBytes for Ioeventfd {}
+// SAFETY: `Irqfd` is `repr(C)` of integers (and `MsiEntry`, integers): every bit pattern is
+// valid.
+unsafe impl FromBytes for Irqfd {}
 
 /// Handles one ioctl on `vm`'s file.
 pub(crate) fn dispatch(vm: &Vm, arg: IoctlArg) -> Result<isize> {
@@ -67,6 +76,35 @@ pub(crate) fn dispatch(vm: &Vm, arg: IoctlArg) -> Result<isize> {
         acrn::ACRN_IOCTL_SET_IRQLINE => passthrough::set_irqline(vm, &arg),
         acrn::ACRN_IOCTL_VM_INTR_MONITOR => vm.intr_monitor(arg.value() as u64).map(|()| 0),
         acrn::ACRN_IOCTL_PM_GET_CPU_STATE => pm::get_cpu_state(&arg),
+        acrn::ACRN_IOCTL_CREATE_IOREQ_CLIENT => vm.io()?.ioreqs.create_default().map(|()| 0),
+        acrn::ACRN_IOCTL_ATTACH_IOREQ_CLIENT => vm.io()?.ioreqs.attach().map(|()| 0),
+        acrn::ACRN_IOCTL_DESTROY_IOREQ_CLIENT => {
+            vm.io()?.ioreqs.destroy_default();
+            Ok(0)
+        }
+        acrn::ACRN_IOCTL_CLEAR_VM_IOREQ => {
+            vm.io()?.ioreqs.clear();
+            Ok(0)
+        }
+        acrn::ACRN_IOCTL_NOTIFY_REQUEST_FINISH => {
+            let notify = arg.read::<IoreqNotify>()?;
+            if notify.reserved != 0 {
+                return Err(EINVAL);
+            }
+            // C passes the u32 vCPU to a u16 parameter: keep the truncation.
+            vm.io()?
+                .ioreqs
+                .notify_finish(notify.vcpu as u16)
+                .map(|()| 0)
+        }
+        acrn::ACRN_IOCTL_IOEVENTFD => {
+            let args = arg.read::<Ioeventfd>()?;
+            if args.reserved != 0 {
+                return Err(EINVAL);
+            }
+            vm.io()?.ioeventfds.config(&args).map(|()| 0)
+        }
+        acrn::ACRN_IOCTL_IRQFD => vm.io()?.irqfds.config(&arg.read::<Irqfd>()?).map(|()| 0),
         _ => Err(ENOTTY),
     }
 }

@@ -11,6 +11,7 @@ use kernel::{alloc::KVVec, bindings, prelude::*};
 // `improper_ctypes` rejects.
 extern "C" {
     fn acrn_hsm_page_to_phys(page: *mut c_void) -> u64;
+    fn acrn_hsm_page_address(page: *mut c_void) -> *mut c_void;
 }
 
 /// Page size of the Service VM (and of the hypervisor's mappings).
@@ -72,6 +73,13 @@ impl PinnedPages {
     pub(crate) fn phys(&self, i: usize) -> u64 {
         // SAFETY: By the type invariant the page is pinned, so the pointer is valid.
         unsafe { acrn_hsm_page_to_phys(self.pages[i].cast()) }
+    }
+
+    /// Kernel (direct-map) address of page `i`, valid while `self` lives.
+    pub(crate) fn kernel_addr(&self, i: usize) -> *mut c_void {
+        // SAFETY: By the type invariant the page is pinned; on x86-64 every page is in the
+        // direct map, so `page_address` is never NULL.
+        unsafe { acrn_hsm_page_address(self.pages[i].cast()) }
     }
 }
 

@@ -12,21 +12,63 @@
 use crate::{
     acrn::{VmCreation, VmMemmap},
     hypercall, ioctl,
+    ioeventfd::VmIoeventfds,
+    ioreq::Ioreqs,
+    irqfd::Irqfds,
     kext::ioctl::IoctlArg,
     kext::miscdev::MiscDevice,
     mm::{self, PinnedPages},
+    upcall,
 };
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// The VM id of a file that has no VM (`ACRN_INVALID_VMID` in the C driver).
 pub(crate) const ACRN_INVALID_VMID: u16 = 0xffff;
+
+/// The I/O side of a VM: its I/O requests (owning the pinned request page), ioeventfds and
+/// irqfds, from `CREATE_VM` to destroy.
+pub(crate) struct VmIo {
+    pub(crate) ioreqs: Arc<Ioreqs>,
+    pub(crate) ioeventfds: VmIoeventfds,
+    pub(crate) irqfds: Arc<Irqfds>,
+}
+
+impl VmIo {
+    /// Sets up the I/O side of VM `vmid` (C `acrn_ioreq_init` after the hypercall,
+    /// `acrn_ioeventfd_init`, `acrn_irqfd_init`) and registers it with the dispatcher.
+    fn new(vmid: u16, vcpu_num: u16, page: PinnedPages) -> Result<Arc<Self>> {
+        let ioreqs = Ioreqs::new(vmid, vcpu_num, page)?;
+        let io = Arc::new(
+            VmIo {
+                ioeventfds: VmIoeventfds::new(&ioreqs)?,
+                irqfds: Irqfds::new(vmid)?,
+                ioreqs,
+            },
+            GFP_KERNEL,
+        )?;
+        upcall::add(io.ioreqs.clone())?;
+        Ok(io)
+    }
+
+    /// Tears the I/O side down in upstream order, once the VM is gone (or abandoned).
+    fn deinit(&self) {
+        upcall::remove(&self.ioreqs);
+        self.ioeventfds.deinit(&self.ioreqs);
+        self.irqfds.deinit();
+        self.ioreqs.deinit();
+    }
+}
 
 /// The mutable state of a VM, behind [`Vm::inner`].
 pub(crate) struct VmInner {
     /// The hypervisor's id of the VM, or [`ACRN_INVALID_VMID`].
     pub(crate) vmid: u16,
-    /// The pinned I/O request page.
-    ioreq_page: Option<PinnedPages>,
+    /// The I/O side, from `CREATE_VM` to destroy.
+    io: Option<Arc<VmIo>>,
     /// Pinned guest RAM, one entry per RAM `SET_MEMSEG`.
     ram: KVec<PinnedPages>,
     /// The page the hypervisor writes interrupt statistics to (`VM_INTR_MONITOR`).
@@ -42,14 +84,31 @@ impl VmInner {
         }
     }
 
-    /// `acrn_vm_destroy`: idempotent; `HC_DESTROY_VM`, then (upstream order) the I/O request
-    /// page and the guest RAM are unpinned. If the hypercall fails nothing changes.
+    /// The I/O side, `EINVAL` if there is no VM.
+    pub(crate) fn io(&self) -> Result<Arc<VmIo>> {
+        self.io.clone().ok_or(EINVAL)
+    }
+
+    /// `acrn_vm_destroy`: idempotent; `HC_DESTROY_VM`, then (upstream order) the I/O
+    /// clients are destroyed and the I/O request page and the guest RAM are unpinned. If the
+    /// hypercall fails nothing changes.
     pub(crate) fn destroy(&mut self) -> Result {
         let Ok(vmid) = self.id() else {
             return Ok(());
         };
-        hypercall::destroy_vm(vmid)?;
-        self.ioreq_page = None;
+        // No completion may name the VM id once the hypervisor may reuse it.
+        if let Some(io) = &self.io {
+            io.ioreqs.set_alive(false);
+        }
+        if let Err(e) = hypercall::destroy_vm(vmid) {
+            if let Some(io) = &self.io {
+                io.ioreqs.set_alive(true);
+            }
+            return Err(e);
+        }
+        if let Some(io) = self.io.take() {
+            io.deinit();
+        }
         self.ram = KVec::new();
         self.monitor_page = None;
         self.vmid = ACRN_INVALID_VMID;
@@ -69,7 +128,10 @@ impl VmInner {
                 "VM {} could not be destroyed; its pages stay pinned\n",
                 vmid
             );
-            core::mem::forget(self.ioreq_page.take());
+            if let Some(io) = self.io.take() {
+                io.deinit();
+                core::mem::forget(io);
+            }
             core::mem::forget(self.monitor_page.take());
             core::mem::forget(core::mem::replace(&mut self.ram, KVec::new()));
         }
@@ -89,6 +151,12 @@ impl Vm {
         self.inner.lock().vmid
     }
 
+    /// The VM's I/O side; `EINVAL` if there is no VM. The lock is not kept: the I/O
+    /// request ioctls may block (ATTACH) or pause the dispatcher.
+    pub(crate) fn io(&self) -> Result<Arc<VmIo>> {
+        self.inner.lock().io()
+    }
+
     /// `ACRN_IOCTL_CREATE_VM` (`acrn_vm_create` + `acrn_ioreq_init`).
     pub(crate) fn create(&self, arg: IoctlArg) -> Result<isize> {
         let mut param = KBox::new(arg.read::<VmCreation>()?, GFP_KERNEL)?;
@@ -98,6 +166,7 @@ impl Vm {
         // The C driver pins after HC_CREATE_VM; either way a bad page gives EINVAL.
         let ioreq = PinnedPages::pin(param.ioreq_buf, 1).map_err(|_| EINVAL)?;
         let ioreq_pa = KBox::new(ioreq.phys(0), GFP_KERNEL)?;
+        let mut ioreq = Some(ioreq);
         {
             let mut inner = self.inner.lock();
             // A second CREATE_VM on a file: the C driver creates a VM in the hypervisor, fails
@@ -112,8 +181,21 @@ impl Vm {
                 let _ = hypercall::destroy_vm(param.vmid);
                 return Err(EINVAL);
             }
+            let registered = ioreq
+                .take()
+                .ok_or(EINVAL)
+                .and_then(|page| VmIo::new(param.vmid, param.vcpu_num, page));
+            match registered {
+                Ok(io) => inner.io = Some(io),
+                Err(e) => {
+                    // The hypervisor knows the page: keep it pinned unless the VM is gone.
+                    if hypercall::destroy_vm(param.vmid).is_err() {
+                        core::mem::forget(ioreq.take());
+                    }
+                    return Err(e);
+                }
+            }
             inner.vmid = param.vmid;
-            inner.ioreq_page = Some(ioreq);
         }
         if arg.write(&*param).is_err() {
             let _ = self.inner.lock().destroy();
@@ -205,7 +287,7 @@ impl MiscDevice for Vm {
             pin_init!(Vm {
                 inner <- new_mutex!(VmInner {
                     vmid: ACRN_INVALID_VMID,
-                    ioreq_page: None,
+                    io: None,
                     ram: KVec::new(),
                     monitor_page: None,
                 }),

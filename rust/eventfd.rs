@@ -86,14 +86,25 @@ extern "C" {
         data: *mut c_void,
         ready: *mut u32,
     ) -> *mut c_void;
+    fn acrn_rs_poll_start_eventfd(
+        fd: c_int,
+        mask: u32,
+        wake: unsafe extern "C" fn(*mut c_void, u32),
+        data: *mut c_void,
+        ready: *mut u32,
+        ctx: *mut *mut bindings::eventfd_ctx,
+    ) -> *mut c_void;
     fn acrn_rs_poll_stop(poll: *mut c_void);
 }
 
 /// A hook on a file's wait queue (typically an eventfd's) calling a [`PollHandler`].
 ///
-/// The hook holds a reference to the file, so the file stays open (and keeps calling) until
-/// the hook is dropped, even if userspace closes its descriptor. Dropping the hook removes
-/// it from the wait queue; once `drop` returns the handler is no longer called.
+/// A hook made by [`PollHook::new`] holds a reference to the file, so the file stays open (and
+/// keeps calling) until the hook is dropped, even if userspace closes its descriptor. One made
+/// by [`PollHook::new_eventfd`] holds the eventfd context instead: when userspace closes the
+/// last descriptor the handler gets [`POLLHUP`] (and nothing after), but the hook stays valid.
+/// Dropping the hook removes it from the wait queue; once `drop` returns the handler is no
+/// longer called.
 ///
 /// # Invariants
 ///
@@ -129,6 +140,35 @@ impl<T: PollHandler> PollHook<T> {
                 handler,
             },
             ready,
+        ))
+    }
+
+    /// Hooks `handler` to the eventfd open as `fd`, for the events in `mask`, holding the
+    /// eventfd context rather than the file (see the type's documentation; irqfd uses this to
+    /// learn about the close with [`POLLHUP`]). Returns the hook, the events pending already
+    /// (the handler is not called for those) and the context, for identity comparisons only.
+    /// `EBADF` if `fd` is not open, `EINVAL` if it is not an eventfd.
+    pub(crate) fn new_eventfd(
+        fd: i32,
+        mask: u32,
+        handler: Arc<T>,
+    ) -> Result<(Self, u32, *mut bindings::eventfd_ctx)> {
+        let mut ready = 0u32;
+        let mut ctx = core::ptr::null_mut();
+        let data = (&*handler as *const T).cast_mut().cast::<c_void>();
+        // SAFETY: As in `new`: the callback only uses `data` as a `&T`, valid while the hook is
+        // started since `handler` is kept in the returned object.
+        let raw = from_err_ptr(unsafe {
+            acrn_rs_poll_start_eventfd(fd, mask, wake_callback::<T>, data, &mut ready, &mut ctx)
+        })?;
+        // INVARIANT: started with `data` = the address of `*handler`.
+        Ok((
+            Self {
+                raw: NonNull::new(raw).ok_or(EINVAL)?,
+                handler,
+            },
+            ready,
+            ctx,
         ))
     }
 

@@ -4,6 +4,7 @@
  * #includes this file, so each module carries its own private copy.
  */
 #include <linux/err.h>
+#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/miscdevice.h>
@@ -56,7 +57,9 @@ struct acrn_rs_poll {
 	wait_queue_entry_t wait;
 	poll_table table;
 	wait_queue_head_t *wqh;
+	/* What keeps wqh alive: a file reference, or (eventfd hooks) a context reference. */
 	struct file *file;
+	struct eventfd_ctx *ctx;
 	void (*wake)(void *data, u32 mask);
 	void *data;
 	u32 mask;
@@ -118,13 +121,62 @@ void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), v
 	return p;
 }
 
+/*
+ * Like acrn_rs_poll_start() for an eventfd, but holding a reference to the eventfd context
+ * instead of the file: closing the last descriptor releases the file, which wakes the hook
+ * with EPOLLHUP (KVM's and ACRN's irqfd model). *@ctx gets the context (for comparisons; the
+ * hook's reference). ERR_PTR(-EBADF) for a bad fd, ERR_PTR(-EINVAL) if it is no eventfd.
+ */
+void *acrn_rs_poll_start_eventfd(int fd, u32 mask, void (*wake)(void *data, u32 mask),
+				 void *data, u32 *ready, struct eventfd_ctx **ctx)
+{
+	struct acrn_rs_poll *p;
+	struct file *file;
+	__poll_t events;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	file = fget(fd);
+	if (!file) {
+		kfree(p);
+		return ERR_PTR(-EBADF);
+	}
+	p->ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(p->ctx)) {
+		void *err = ERR_CAST(p->ctx);
+
+		fput(file);
+		kfree(p);
+		return err;
+	}
+	p->wake = wake;
+	p->data = data;
+	p->mask = mask;
+	init_waitqueue_func_entry(&p->wait, acrn_rs_poll_wakeup);
+	init_poll_funcptr(&p->table, acrn_rs_poll_queue);
+	events = vfs_poll(file, &p->table);
+	fput(file);
+	if (!p->wqh) {
+		eventfd_ctx_put(p->ctx);
+		kfree(p);
+		return ERR_PTR(-EINVAL);
+	}
+	*ready = (__force u32)events & mask;
+	*ctx = p->ctx;
+	return p;
+}
+
 /* Unhooks; once this returns, the wake function is neither running nor called again. */
 void acrn_rs_poll_stop(void *poll)
 {
 	struct acrn_rs_poll *p = poll;
 
 	remove_wait_queue(p->wqh, &p->wait);
-	fput(p->file);
+	if (p->file)
+		fput(p->file);
+	if (p->ctx)
+		eventfd_ctx_put(p->ctx);
 	kfree(p);
 }
 

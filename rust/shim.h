@@ -11,6 +11,7 @@
 
 struct attribute_group;
 struct file_operations;
+struct eventfd_ctx;
 
 int acrn_rs_misc_register(const char *name, const struct file_operations *fops,
 			  const struct attribute_group **groups, void **out);
@@ -18,6 +19,8 @@ void acrn_rs_misc_deregister(void *misc);
 
 void *acrn_rs_poll_start(int fd, u32 mask, void (*wake)(void *data, u32 mask), void *data,
 			 u32 *ready);
+void *acrn_rs_poll_start_eventfd(int fd, u32 mask, void (*wake)(void *data, u32 mask),
+				 void *data, u32 *ready, struct eventfd_ctx **ctx);
 void acrn_rs_poll_stop(void *poll);
 
 void *acrn_rs_worker_create(const char *name, bool (*run)(void *data), void *data);
