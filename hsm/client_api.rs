@@ -142,8 +142,21 @@ unsafe fn handle<'a>(client: *mut c_void) -> &'a ClientHandle {
     unsafe { &*client.cast::<ClientHandle>() }
 }
 
-/// Destroys `client`: once this returns its handler is not running and is never called
-/// again. Must not be called from the handler.
+/// Stops `client`: once this returns its handler is not running and is never called again,
+/// but the handle stays valid, so requests the handler deferred can still be completed with
+/// `acrn_hsm_client_complete`. Idempotent. Must not be called from the handler.
+///
+/// # Safety
+///
+/// `client` must be a live handle from `acrn_hsm_client_create`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn acrn_hsm_client_stop(client: *mut c_void) {
+    // SAFETY: By the function's contract.
+    let handle = unsafe { handle(client) };
+    handle.ioreqs.destroy_client(&handle.client);
+}
+
+/// Stops `client` (see `acrn_hsm_client_stop`) and frees the handle.
 ///
 /// # Safety
 ///

@@ -213,6 +213,7 @@ u16 acrn_hsm_vm_vcpu_num(void *vm);
 void *acrn_hsm_client_create(void *vm, int (*handler)(void *priv, u16 vcpu,
 						       struct acrn_io_request *req),
 			     void *priv);
+void acrn_hsm_client_stop(void *client);
 void acrn_hsm_client_destroy(void *client);
 int acrn_hsm_client_add_range(void *client, u32 type, u64 start, u64 end);
 void acrn_hsm_client_del_range(void *client, u32 type, u64 start, u64 end);
@@ -222,6 +223,7 @@ EXPORT_SYMBOL_GPL(acrn_hsm_vm_get);
 EXPORT_SYMBOL_GPL(acrn_hsm_vm_put);
 EXPORT_SYMBOL_GPL(acrn_hsm_vm_vcpu_num);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_create);
+EXPORT_SYMBOL_GPL(acrn_hsm_client_stop);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_destroy);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_add_range);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_del_range);
