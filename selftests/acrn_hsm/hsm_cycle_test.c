@@ -4,7 +4,7 @@
  * names: 100 VMs created and destroyed with every kind of I/O state attached (default client,
  * ioeventfds, irqfds, a request held by the device model, RAM), files closed without
  * DESTROY_VM, and module unload/reload; afterwards no VM, region or request buffer is left in
- * the hypervisor and the pinned RAM is given back.
+ * the hypervisor and every pinned page is unpinned (/proc/vmstat) and freed (MemFree).
  */
 #include <sys/eventfd.h>
 
@@ -120,22 +120,28 @@ TEST_F(cycle, create_destroy_100)
 {
 	struct hv_counters before, after;
 	unsigned long free_before, free_after;
+	long pins_before, pins_after;
 	int i;
 
 	/* One warm-up cycle: first-use allocations (slabs, workqueues) are not leaks. */
 	ASSERT_EQ(0, one_cycle(_metadata, 0, false));
 	hv_counters(&before);
 	free_before = mem_free_kib();
+	pins_before = hsm_pinned_pages();
 	for (i = 1; i <= 100; i++)
 		ASSERT_EQ(0, one_cycle(_metadata, i, i % 2));
 	hv_counters(&after);
 	free_after = mem_free_kib();
+	pins_after = hsm_pinned_pages();
 	/* Every VM created (the cycles' and hsm_kick()'s scratch VMs) was destroyed. */
 	EXPECT_LE(before.creates + 100, after.creates);
 	EXPECT_EQ(after.creates - before.creates, after.destroys - before.destroys);
 	EXPECT_EQ(0u, after.vms);
 	EXPECT_EQ(0u, after.regions);
 	EXPECT_EQ(0u, after.ioreq_bufs);
+	/* Every page pinned for the RAM and the request pages was unpinned. */
+	ASSERT_LE(0, pins_before);
+	EXPECT_EQ(pins_before, pins_after);
 	/* Pages left pinned would be 100 * (RAM_PAGES + 1) * 4 KiB; allow half of it as noise. */
 	TH_LOG("MemFree %lu -> %lu KiB", free_before, free_after);
 	EXPECT_GE(free_after + 100 * (RAM_PAGES + 1) * 4 / 2, free_before);
