@@ -20,6 +20,12 @@ static char *node_name = "vhost-blk";
 module_param(node_name, charp, 0444);
 MODULE_PARM_DESC(node_name, "device node name under /dev (default vhost-blk)");
 
+static bool complete_inline = true;
+module_param(complete_inline, bool, 0644);
+MODULE_PARM_DESC(complete_inline,
+		 "take results of I/O completed during submission directly (default 1; 0 sends "
+		 "every completion through the worker, as for a slow disk)");
+
 const char *vhost_blk_rs_node_name(void);
 void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable);
 void vhost_blk_rs_put_file(void *file);
@@ -267,6 +273,7 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	struct vhost_blk_rs_io *io = io_;
 	struct vhost_blk_rs_req *req;
 	struct file *file = io->file;
+	bool inline_ok = READ_ONCE(complete_inline);
 	struct iov_iter iter;
 	long ret;
 
@@ -279,7 +286,7 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	req->iocb.ki_complete = vhost_blk_rs_complete;
 	req->io = io;
 	req->tag = tag;
-	atomic_set(&req->state, REQ_SUBMITTING);
+	atomic_set(&req->state, inline_ok ? REQ_SUBMITTING : REQ_QUEUED);
 	atomic_inc(&io->inflight);
 	if (write) {
 		if (S_ISREG(file_inode(file)->i_mode))
@@ -290,7 +297,8 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 		ret = file->f_op->read_iter(&req->iocb, &iter);
 	}
 	if (ret == -EIOCBQUEUED) {
-		if (atomic_cmpxchg(&req->state, REQ_SUBMITTING, REQ_QUEUED) == REQ_SUBMITTING)
+		if (!inline_ok ||
+		    atomic_cmpxchg(&req->state, REQ_SUBMITTING, REQ_QUEUED) == REQ_SUBMITTING)
 			return ret;
 		/* Completed already (write end done there): a synchronous result after all. */
 		ret = req->ret;

@@ -137,6 +137,7 @@ struct vblk {
 	struct guest g;
 	struct dvq q;
 	struct blk_req *reqs;
+	struct vring_desc *tables;	/* an indirect table of 3 per request slot */
 	uint8_t *bufs;
 };
 
@@ -150,6 +151,7 @@ static int vblk_open(struct vblk *v, int disk)
 		return -1;
 	dvq_init(&v->q, v->g.mem, RING);
 	v->reqs = guest_alloc(&v->g, sizeof(*v->reqs) * RING);
+	v->tables = guest_alloc(&v->g, sizeof(*v->tables) * 3 * MAXQD);
 	v->bufs = guest_alloc_aligned(&v->g, MAXQD * BS);
 	if (ioctl(v->fd, VHOST_SET_OWNER) || ioctl(v->fd, VHOST_SET_FEATURES, &f) ||
 	    blk_mem_table(v->fd, &v->g) || blk_vring_setup(v->fd, 0, &v->q, 0) ||
@@ -173,11 +175,11 @@ static int need_event(uint16_t event, uint16_t new, uint16_t old)
  * Queues request @slot (data buffer @slot) as one indirect descriptor, reusing its
  * indirect table: head = slot, since descriptors are not shared.
  */
-static void vblk_queue(struct vblk *v, int write, int slot, struct vring_desc *tables)
+static void vblk_queue(struct vblk *v, int write, int slot)
 {
 	struct dvq *q = &v->q;
 	struct blk_req *r = &v->reqs[slot];
-	struct vring_desc *t = &tables[slot * 3];
+	struct vring_desc *t = &v->tables[slot * 3];
 
 	r->hdr.type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
 	r->hdr.ioprio = 0;
@@ -203,15 +205,13 @@ static void vblk_publish(struct vblk *v, uint16_t old)
 static double vblk_run(struct vblk *v, int write, int qd)
 {
 	struct dvq *q = &v->q;
-	struct vring_desc *tables = guest_alloc(&v->g, sizeof(*tables) * 3 * MAXQD);
 	uint16_t old = q->avail_idx;
 	long done = 0;
 	double t0, t;
 	int inflight = qd;
 
-	v->g.next -= sizeof(*tables) * 3 * MAXQD;	/* reused by the next run */
 	for (int i = 0; i < qd; i++)
-		vblk_queue(v, write, i, tables);
+		vblk_queue(v, write, i);
 	t0 = now();
 	vblk_publish(v, old);
 	for (;;) {
@@ -241,7 +241,7 @@ static double vblk_run(struct vblk *v, int write, int qd)
 			if (stop)
 				inflight--;
 			else
-				vblk_queue(v, write, e->id, tables);
+				vblk_queue(v, write, e->id);
 		}
 		if (stop) {
 			if (!inflight)

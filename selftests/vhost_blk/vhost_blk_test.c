@@ -2,7 +2,9 @@
 /*
  * vhost-blk (vhost_blk_rs.ko, /dev/vhost-blk) through its uapi: the harness is the guest
  * driver (rings and buffers in its own memory) and the device model (ioctls), with two
- * backends (fixture variants): a file on tmpfs and /dev/ram0 (brd) opened with O_DIRECT.
+ * backends (fixture variants): a file on tmpfs and /dev/ram0 (brd) opened with O_DIRECT,
+ * the latter also with complete_inline=0, so that every completion takes the asynchronous
+ * path (completion list, worker wake, reap) that a slow disk takes.
  *
  * Control plane: owner rules, features, ring and backend ioctls in the wrong order, bad
  * fds, bad ring sizes, each with its errno. Data plane: data written and read back intact
@@ -35,6 +37,7 @@ FIXTURE(blk) {
 
 FIXTURE_VARIANT(blk) {
 	int ram;
+	int deferred;	/* complete_inline=0: every completion goes through the worker */
 	const char *id;
 };
 
@@ -47,6 +50,24 @@ FIXTURE_VARIANT_ADD(blk, ram) {
 	.ram = 1,
 	.id = "ram0",
 };
+
+FIXTURE_VARIANT_ADD(blk, ram_deferred) {
+	.ram = 1,
+	.deferred = 1,
+	.id = "ram0",
+};
+
+#define COMPLETE_INLINE "/sys/module/" BLK_MODULE "/parameters/complete_inline"
+
+static int set_complete_inline(int on)
+{
+	int fd = open(COMPLETE_INLINE, O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && write(fd, on ? "1" : "0", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
 
 static int open_disk(const FIXTURE_VARIANT(blk) *variant, int flags)
 {
@@ -63,6 +84,7 @@ FIXTURE_SETUP(blk)
 	if (getuid())
 		SKIP(return, "needs root");
 	ASSERT_EQ(0, system("modprobe " BLK_MODULE));
+	ASSERT_EQ(0, set_complete_inline(!variant->deferred));
 	self->fd = open(BLK_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", BLK_DEV, strerror(errno));
 	self->disk = open_disk(variant, O_RDWR);
@@ -85,6 +107,7 @@ FIXTURE_TEARDOWN(blk)
 	}
 	if (!variant->ram)
 		unlink("/tmp/vblk.img");
+	set_complete_inline(1);
 }
 
 /* Owner, features, memory table, @nq rings of @num entries, the disk. */
