@@ -41,9 +41,16 @@ pub struct ChainInfo {
     pub writable_len: u32,
 }
 
+/// Entries of an indirect table read in one memory access.
+const READ_AHEAD: usize = 8;
+
 /// A descriptor chain: its head index (for `add_used`) and the state of its walk.
 ///
 /// Plain data: walking it again from the start is `clone()` before the first step.
+///
+/// An indirect table is read [`READ_AHEAD`] entries at a time (one user copy instead of one
+/// per descriptor); the whole table was checked to lie in guest memory when it was entered,
+/// as vhost's `get_indirect` maps it whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DescChain {
     head: u16,
@@ -63,6 +70,10 @@ pub struct DescChain {
     total_len: u32,
     /// No more descriptors (end reached or error returned).
     done: bool,
+    /// Indirect-table entries `ahead_first..ahead_first + ahead_len`, read ahead.
+    ahead: [u8; READ_AHEAD * DESC_SIZE],
+    ahead_first: u32,
+    ahead_len: u32,
 }
 
 impl DescChain {
@@ -79,6 +90,9 @@ impl DescChain {
             seen_writable: false,
             total_len: 0,
             done: false,
+            ahead: [0; READ_AHEAD * DESC_SIZE],
+            ahead_first: 0,
+            ahead_len: 0,
         }
     }
 
@@ -107,15 +121,25 @@ impl DescChain {
         Some(Err(e))
     }
 
-    fn read_desc<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Descriptor, Error> {
-        let off = u64::from(self.index) * DESC_SIZE as u64;
+    fn read_desc<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<Descriptor, Error> {
+        let index = u32::from(self.index);
+        let off = u64::from(index) * DESC_SIZE as u64;
         let addr = self.table.checked_add(off).ok_or(Error::Overflow)?;
         let mut b = [0u8; DESC_SIZE];
-        if self.indirect {
-            mem.read(addr, &mut b)?;
-        } else {
+        if !self.indirect {
             mem.read_ring(addr, &mut b)?;
+            return Ok(Descriptor::from_bytes(&b));
         }
+        if !(self.ahead_first..self.ahead_first + self.ahead_len).contains(&index) {
+            // `index < table_len`: 0 on entry, `next` checked against it.
+            let n = (self.table_len - index).min(READ_AHEAD as u32);
+            self.ahead_len = 0;
+            mem.read(addr, &mut self.ahead[..n as usize * DESC_SIZE])?;
+            self.ahead_first = index;
+            self.ahead_len = n;
+        }
+        let at = (index - self.ahead_first) as usize * DESC_SIZE;
+        b.copy_from_slice(&self.ahead[at..at + DESC_SIZE]);
         Ok(Descriptor::from_bytes(&b))
     }
 
@@ -162,6 +186,7 @@ impl DescChain {
                 self.table_len = count;
                 self.indirect = true;
                 self.index = 0;
+                self.ahead_len = 0;
                 self.ttl = count;
                 continue;
             }
