@@ -280,7 +280,11 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	if (tag >= io->nreqs)
 		return -EINVAL;
 	req = &io->reqs[tag];
-	iov_iter_init(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr, len);
+	/* One buffer (the usual 4 KiB request) takes the block layer's single-buffer path. */
+	if (nr == 1)
+		iov_iter_ubuf(&iter, write ? ITER_SOURCE : ITER_DEST, iov[0].iov_base, len);
+	else
+		iov_iter_init(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr, len);
 	init_sync_kiocb(&req->iocb, file);
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhost_blk_rs_complete;
