@@ -5,8 +5,9 @@
  * descriptor per request through indirect tables, event idx: kicks only when the device
  * asks, an interrupt per batch of completions, waited for on the call eventfd) against the
  * same I/O issued directly with io_uring (raw syscalls, O_DIRECT, waiting for completions
- * in io_uring_enter). Prints "bench vhost_blk_<rw>_qd<n>_iops ours=... ref=... ratio=...":
- * medians of RUNS runs of SECS seconds, alternating.
+ * in io_uring_enter). Prints "bench vhost_blk_4k_rand<rw>_qd<n>_iops ours=... ref=...
+ * ratio=...": medians of RUNS runs of SECS seconds, alternating; then the same with a
+ * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference).
  */
 #include <linux/io_uring.h>
 #include <sys/syscall.h>
@@ -202,7 +203,11 @@ static void vblk_publish(struct vblk *v, uint16_t old)
 		dvq_kick(q);
 }
 
-static double vblk_run(struct vblk *v, int write, int qd)
+/*
+ * I/Os per second of @qd requests kept in flight for SECS seconds; -1 on an error. With
+ * @poll the driver spins on the used ring instead of sleeping on the call eventfd.
+ */
+static double vblk_run(struct vblk *v, int write, int qd, int poll)
 {
 	struct dvq *q = &v->q;
 	uint16_t old = q->avail_idx;
@@ -220,6 +225,9 @@ static double vblk_run(struct vblk *v, int write, int qd)
 
 		if (used == q->last_used) {
 			uint64_t cnt;
+
+			if (poll)
+				continue;
 
 			/* Ask for an interrupt at the next completion, then check again. */
 			__atomic_store_n(dvq_used_event(q), q->last_used, __ATOMIC_SEQ_CST);
@@ -286,13 +294,14 @@ int main(void)
 	for (uint64_t off = 0; off < DISK_SIZE; off += MAXQD * BS)
 		if (pwrite(disk, bufs, MAXQD * BS, off) != MAXQD * BS)
 			return 1;
-	for (int write = 0; write < 2; write++) {
-		for (int qd = 1; qd <= MAXQD; qd *= 64) {
-			double ours[RUNS], ref[RUNS];
-			char name[64];
+	for (int i = 0; i < 8; i++) {
+		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, poll = i / 4;
+		double ours[RUNS], ref[RUNS];
+		char name[64];
 
+		{
 			for (int r = 0; r < RUNS; r++) {
-				ours[r] = vblk_run(&v, write, qd);
+				ours[r] = vblk_run(&v, write, qd, poll);
 				ref[r] = uring_run(disk, write, qd, bufs);
 				if (ours[r] < 0 || ref[r] < 0) {
 					fprintf(stderr, "vhost_blk_bench: run failed\n");
@@ -301,8 +310,8 @@ int main(void)
 			}
 			qsort(ours, RUNS, sizeof(double), cmp);
 			qsort(ref, RUNS, sizeof(double), cmp);
-			snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d_iops",
-				 write ? "write" : "read", qd);
+			snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
+				 write ? "write" : "read", qd, poll ? "_polled" : "");
 			printf("bench %s ours=%.0f ref=%.0f ratio=%.2f\n", name, ours[RUNS / 2],
 			       ref[RUNS / 2], ours[RUNS / 2] / ref[RUNS / 2]);
 			fflush(stdout);
