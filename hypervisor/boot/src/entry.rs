@@ -109,6 +109,7 @@ boot_gdt:
     .quad 0
     .quad 0x00af9a000000ffff   /* 0x08: 64-bit code */
     .quad 0x00cf92000000ffff   /* 0x10: data */
+    .global boot_gdt_ptr
 boot_gdt_ptr:
     .word boot_gdt_ptr - boot_gdt - 1
     .quad boot_gdt

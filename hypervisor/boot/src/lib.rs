@@ -9,6 +9,8 @@
 //! * [`phys`]: reading and writing physical memory ([`phys::PhysMem`]);
 //! * [`multiboot`]: the boot information QEMU or GRUB hands over (memory map, modules);
 //! * [`e820`]: the Service VM's memory map (firmware map minus hypervisor memory);
+//! * [`ap`], [`lapic`]: starting the reserved pCPUs (INIT/SIPI, a real-mode trampoline),
+//!   IPIs and EOI on the xAPIC;
 //! * [`acpi`]: hiding the pCPUs reserved for User VMs in the MADT;
 //! * [`linux`]: the Linux boot protocol (bzImage setup header, zero page, 64-bit entry).
 //!
@@ -18,8 +20,10 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod acpi;
+pub mod ap;
 pub mod e820;
 pub mod entry;
+pub mod lapic;
 pub mod linux;
 pub mod log;
 pub mod multiboot;

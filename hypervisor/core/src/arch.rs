@@ -44,6 +44,13 @@ pub trait HvArch {
     /// RESET_VM: cold-reset all vCPUs (ACRN `reset_vm`).
     fn vm_reset(&mut self, _vm: &Vm) {}
 
+    /// NOTIFY_REQUEST_FINISH for a VM that does not poll: signal vCPU `vcpu_id`'s IOREQ
+    /// event (ACRN `signal_event(&vcpu->events[VCPU_EVENT_IOREQ])`) and wake it.
+    fn ioreq_finished(&mut self, _vm: &Vm, _vcpu_id: u16) {}
+
+    /// INJECT_MSI: make `vector` pending in vCPU `vcpu_id`'s virtual LAPIC and wake it.
+    fn deliver_interrupt(&mut self, _vm: &Vm, _vcpu_id: u16, _vector: u8) {}
+
     /// SERVICE_VM_OFFLINE_CPU: take Service VM vCPU `vcpu_id` (on `pcpu`) offline.
     fn offline_service_vcpu(&mut self, _vcpu_id: u16, _pcpu: u16) {}
 

@@ -64,6 +64,8 @@ unsafe impl FromGuest for hv::SetRegions {}
 unsafe impl FromGuest for hv::VmMemoryRegion {}
 // SAFETY: as above.
 unsafe impl ToGuest for hv::VmMemoryRegion {}
+// SAFETY: two u64 (16 bytes, offsets 0 and 8): no padding, integers only.
+unsafe impl FromGuest for acrn::MsiEntry {}
 
 /// The Service VM's memory as seen by hypercall handlers.
 pub trait GuestMemory {

@@ -24,6 +24,7 @@ use crate::arch::HvArch;
 use crate::error::{to_ret, HvResult, EINVAL, ENOTTY, EPERM};
 use crate::guest_mem::GuestMemory;
 use crate::hv_err;
+use crate::vlapic::{DeliveryMode, Msi};
 use crate::vm::{VmState, GUEST_FLAGS_ALLOWING_HYPERCALLS, MAX_VMS, SERVICE_VM_ID};
 use crate::vm_table::{rel_vmid_2_vmid, vmid_2_rel_vmid, VmTable};
 use acrn_uapi::{acrn, hv};
@@ -120,7 +121,7 @@ pub const HYPERCALLS: &[HcInfo] = &[
     row(hv::HC_CREATE_VCPU, "CREATE_VCPU", Done),
     row(hv::HC_RESET_VM, "RESET_VM", Done),
     row(hv::HC_SET_VCPU_REGS, "SET_VCPU_REGS", Done),
-    row(hv::HC_INJECT_MSI, "INJECT_MSI", NotYet("part 2: vLAPIC")),
+    row(hv::HC_INJECT_MSI, "INJECT_MSI", Done),
     row(
         hv::HC_VM_INTR_MONITOR,
         "VM_INTR_MONITOR",
@@ -132,11 +133,7 @@ pub const HYPERCALLS: &[HcInfo] = &[
         NotYet("part 2: vPIC/vIOAPIC"),
     ),
     row(hv::HC_SET_IOREQ_BUFFER, "SET_IOREQ_BUFFER", Done),
-    row(
-        hv::HC_NOTIFY_REQUEST_FINISH,
-        "NOTIFY_REQUEST_FINISH",
-        NotYet("part 2: IOREQ"),
-    ),
+    row(hv::HC_NOTIFY_REQUEST_FINISH, "NOTIFY_REQUEST_FINISH", Done),
     row(
         hv::HC_ASYNCIO_ASSIGN,
         "ASYNCIO_ASSIGN",
@@ -252,6 +249,8 @@ enum Handler {
     SetIoreqBuffer,
     SetMemoryRegions,
     PmGetCpuState,
+    NotifyRequestFinish,
+    InjectMsi,
 }
 
 impl Handler {
@@ -272,6 +271,8 @@ impl Handler {
         const SET_IOREQ_BUFFER: u8 = i(hv::HC_SET_IOREQ_BUFFER);
         const VM_SET_MEMORY_REGIONS: u8 = i(hv::HC_VM_SET_MEMORY_REGIONS);
         const PM_GET_CPU_STATE: u8 = i(hv::HC_PM_GET_CPU_STATE);
+        const NOTIFY_REQUEST_FINISH: u8 = i(hv::HC_NOTIFY_REQUEST_FINISH);
+        const INJECT_MSI: u8 = i(hv::HC_INJECT_MSI);
         Some(match idx {
             GET_API_VERSION => Self::GetApiVersion,
             SERVICE_VM_OFFLINE_CPU => Self::ServiceVmOfflineCpu,
@@ -286,6 +287,8 @@ impl Handler {
             SET_IOREQ_BUFFER => Self::SetIoreqBuffer,
             VM_SET_MEMORY_REGIONS => Self::SetMemoryRegions,
             PM_GET_CPU_STATE => Self::PmGetCpuState,
+            NOTIFY_REQUEST_FINISH => Self::NotifyRequestFinish,
+            INJECT_MSI => Self::InjectMsi,
             _ => return None,
         })
     }
@@ -354,6 +357,8 @@ fn dispatch<G: GuestMemory, A: HvArch>(
         Handler::SetIoreqBuffer => to_ret(hc.set_ioreq_buffer(target)),
         Handler::SetMemoryRegions => to_ret(hc.set_memory_regions(target)),
         Handler::PmGetCpuState => hc.pm_get_cpu_state(target),
+        Handler::NotifyRequestFinish => to_ret(hc.notify_request_finish(target)),
+        Handler::InjectMsi => to_ret(hc.inject_msi(target)),
     }
 }
 
@@ -544,6 +549,57 @@ impl<G: GuestMemory, A: HvArch> Hc<'_, G, A> {
             acrn::ACRN_PMCMD_GET_CX_CNT => to_ret(self.mem.write_obj(self.args.param2, &0u8)),
             _ => -EPERM,
         }
+    }
+}
+
+impl<G: GuestMemory, A: HvArch> Hc<'_, G, A> {
+    /// ACRN `hcall_notify_ioreq_finish`: param2 = vCPU id. -1 unless the target is a live
+    /// User VM with an I/O request buffer and that vCPU exists; in polling mode nothing is
+    /// signalled (the vCPU polls its slot), otherwise the vCPU's IOREQ event
+    /// ([`HvArch::ioreq_finished`]).
+    fn notify_request_finish(&mut self, vmid: u16) -> HvResult {
+        let vm = self.vms.vm(vmid).ok_or(hv_err!(EPERM))?;
+        if vm.is_service_vm() || vm.state == VmState::PoweredOff {
+            return Err(hv_err!(EPERM));
+        }
+        let vcpu = u16::try_from(self.args.param2).map_err(|_| hv_err!(EPERM))?;
+        crate::ioreq::notify_request_finish(
+            vm.ioreq_buf.is_some(),
+            vcpu,
+            vm.created_vcpus,
+            true,
+            None,
+        )?;
+        if !vm.is_polling_ioreq() {
+            self.arch.ioreq_finished(vm, vcpu);
+        }
+        Ok(())
+    }
+
+    /// ACRN `hcall_inject_msi`: param2 = GPA of `acrn_msi_entry`; the target must be a User
+    /// VM that is not powered off (-1); an unreadable entry is -EINVAL (`copy_from_gpa`);
+    /// an address outside 0xFEEx_xxxx is -1. Fixed and lowest-priority MSIs go to every
+    /// vCPU the destination names ([`Msi::targets`]), other delivery modes are accepted
+    /// and dropped (ACRN logs them).
+    fn inject_msi(&mut self, vmid: u16) -> HvResult {
+        let vm = self.vms.vm(vmid).ok_or(hv_err!(EPERM))?;
+        if vm.is_service_vm() || vm.state == VmState::PoweredOff {
+            return Err(hv_err!(EPERM));
+        }
+        let e: acrn::MsiEntry = self.mem.read_obj(self.args.param2)?;
+        let msi = Msi::decode(e.msi_addr, e.msi_data).ok_or(hv_err!(EPERM))?;
+        if !matches!(msi.mode, DeliveryMode::Fixed | DeliveryMode::LowestPriority) {
+            return Ok(());
+        }
+        for (id, v) in vm.vcpus().iter().enumerate() {
+            if msi.targets(v.lapic_id) {
+                self.arch.deliver_interrupt(vm, id as u16, msi.vector);
+                if msi.mode == DeliveryMode::LowestPriority {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`HvArch`] on SVM: one AMD nested page table per User VM, built from the frame pool.
-//! Part 1 runs no User VM vCPU yet: START/PAUSE/RESET only log (part 2 schedules vCPUs on
-//! the reserved pCPUs), but every mapping the Service VM requests is really built and torn
-//! down, and the pool's usage is exported for leak checks.
+//! START_VM hands the BSP to its reserved pCPU, PAUSE/RESET/DESTROY take it back (and wait
+//! for it), NOTIFY_REQUEST_FINISH and INJECT_MSI wake it ([`crate::user_vcpu`]). The pool's
+//! usage is exported for leak checks.
 
 use crate::frames::Frames;
+use crate::user_vcpu::{self, Launch};
 use acrn_hv_boot::{debug, info};
 use acrn_hv_core::arch::HvArch;
 use acrn_hv_core::error::{HvResult, EINVAL};
@@ -35,6 +36,7 @@ impl SvmArch {
 
 impl HvArch for SvmArch {
     fn vm_created(&mut self, vm: &Vm) -> HvResult {
+        user_vcpu::reset_vm(vm.id);
         let npt = NestedPageTable::new(&mut self.frames)?;
         match self.npts.get_mut(usize::from(vm.id)) {
             Some(slot @ None) => {
@@ -78,6 +80,10 @@ impl HvArch for SvmArch {
     }
 
     fn vm_destroyed(&mut self, vm: &Vm) {
+        for v in vm.vcpus() {
+            user_vcpu::stop(v.pcpu, vm.id);
+        }
+        user_vcpu::reset_vm(vm.id);
         if let Some(npt) = self.npts.get_mut(usize::from(vm.id)).and_then(Option::take) {
             npt.destroy(&mut self.frames);
         }
@@ -89,15 +95,67 @@ impl HvArch for SvmArch {
     }
 
     fn vm_started(&mut self, vm: &Vm) {
-        info!("vm{} started (User VM execution comes with part 2)", vm.id);
+        let Some(n_cr3) = self
+            .npts
+            .get(usize::from(vm.id))
+            .and_then(Option::as_ref)
+            .map(|n| n.root())
+        else {
+            return;
+        };
+        // Only the BSP runs: ACRN starts the APs when the guest sends them INIT/SIPI
+        // through its vLAPIC, which this minimal vLAPIC does not emulate.
+        let Some(bsp) = vm.vcpus().first() else {
+            return;
+        };
+        let l = Launch {
+            vmid: vm.id,
+            vcpu_id: 0,
+            lapic_id: bsp.lapic_id,
+            n_cr3,
+            regs: bsp.regs,
+            ioreq_page: vm.ioreq_buf,
+            polling: vm.is_polling_ioreq(),
+        };
+        if user_vcpu::launch(bsp.pcpu, l) {
+            info!("vm{} started: vCPU 0 on pCPU {}", vm.id, bsp.pcpu);
+        }
     }
 
     fn vm_paused(&mut self, vm: &Vm) {
+        for v in vm.vcpus() {
+            user_vcpu::stop(v.pcpu, vm.id);
+        }
         debug!("vm{} paused", vm.id);
     }
 
     fn vm_reset(&mut self, vm: &Vm) {
+        for v in vm.vcpus() {
+            user_vcpu::stop(v.pcpu, vm.id);
+        }
+        user_vcpu::reset_vm(vm.id);
         debug!("vm{} reset", vm.id);
+    }
+
+    fn ioreq_finished(&mut self, vm: &Vm, vcpu_id: u16) {
+        if let (Some(s), Some(v)) = (
+            user_vcpu::vcpu_shared(vm.id, vcpu_id),
+            vm.vcpus().get(usize::from(vcpu_id)),
+        ) {
+            s.event.signal();
+            user_vcpu::kick(v.pcpu);
+        }
+    }
+
+    fn deliver_interrupt(&mut self, vm: &Vm, vcpu_id: u16, vector: u8) {
+        if let (Some(s), Some(v)) = (
+            user_vcpu::vcpu_shared(vm.id, vcpu_id),
+            vm.vcpus().get(usize::from(vcpu_id)),
+        ) {
+            if s.irr.set(vector) {
+                user_vcpu::kick(v.pcpu);
+            }
+        }
     }
 
     fn offline_service_vcpu(&mut self, vcpu_id: u16, pcpu: u16) {

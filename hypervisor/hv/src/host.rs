@@ -41,6 +41,8 @@ impl ExitHost for Host {
     fn hypercall(&mut self, caller: HcCaller, args: HcArgs) -> HcOutcome {
         let mut vms = self.vms.lock();
         let out = vmcall(&mut vms, &mut self.mem, &mut self.arch, caller, args);
+        crate::user_vcpu::UPCALL_VECTOR
+            .store(vms.upcall_vector(), core::sync::atomic::Ordering::Relaxed);
         debug!(
             "hypercall {:#x} ({}) p1 {:#x} p2 {:#x} cpl {} -> {:?}",
             args.id,

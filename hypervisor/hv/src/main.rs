@@ -15,7 +15,8 @@
 //! 6. VMCB and the exit loop: every exit is handled by `acrn_hv_svm::exit::handle_exit`;
 //!    one that cannot be handled parks pCPU 0 after a register dump.
 //!
-//! The other pCPUs are never started by the hypervisor (they wait for INIT/SIPI).
+//! The reserved pCPUs are started by the hypervisor before the Service VM (INIT/SIPI,
+//! [`user_vcpu::start_aps`]) and wait there for User VM vCPUs.
 
 #![no_std]
 #![no_main]
@@ -29,6 +30,7 @@ mod service_vm;
 mod sync;
 mod trap;
 mod tsc;
+mod user_vcpu;
 mod vmx;
 
 use acrn_hv_boot::entry::{image_range, MULTIBOOT_BOOTLOADER_MAGIC};
@@ -52,7 +54,7 @@ use sync::{SpinLock, TakeOnce};
 static BOOT_INFO: TakeOnce<BootInfo> = TakeOnce::new(EMPTY_BOOT_INFO);
 static FRAME_POOL: TakeOnce<Pool> = TakeOnce::new(Pool::ZERO);
 static SERVICE_VM_MEMORY: TakeOnce<ServiceVmMemory> = TakeOnce::new(ServiceVmMemory::empty());
-static VMS: SpinLock<VmTable> = SpinLock::new(VmTable::empty());
+pub(crate) static VMS: SpinLock<VmTable> = SpinLock::new(VmTable::empty());
 static VMCB: TakeOnce<Vmcb> = TakeOnce::new(Vmcb::ZERO);
 static HSAVE: TakeOnce<Page> = TakeOnce::new(Page([0; 4096]));
 static IOPM: TakeOnce<Iopm> = TakeOnce::new(Iopm::PASS_THROUGH);
@@ -177,7 +179,15 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
         Err(e) => fail("Service VM memory map", format_args!("{e:?}")),
     };
     let bsp_apic = cpuid(1, 0).ebx >> 24;
-    let hidden = match acpi::hide_cpus(&mut phys, |id| id == bsp_apic) {
+    let ap_ids = core::cell::Cell::new(([0u32; user_vcpu::MAX_PCPUS], 0usize));
+    let hidden = match acpi::hide_cpus(&mut phys, |id| {
+        let (mut ids, n) = ap_ids.get();
+        if id != bsp_apic && n < ids.len() && !ids[..n].contains(&id) {
+            ids[n] = id;
+            ap_ids.set((ids, n + 1));
+        }
+        id == bsp_apic
+    }) {
         Ok(n) => n,
         Err(e) => {
             warn!("MADT not edited ({e:?}): the Service VM may see every CPU");
@@ -197,6 +207,10 @@ pub extern "C" fn hv_entry64(magic: u32, mbi: u32) -> ! {
     {
         fail("VM table", format_args!("{e:?}"));
     }
+
+    let (ids, n_ids) = ap_ids.get();
+    let up = user_vcpu::start_aps(&ids[..n_ids], svc, tsc_khz, host_xcr0);
+    info!("{up} reserved pCPUs run User VM vCPUs");
 
     let Some(pool) = FRAME_POOL.take() else {
         halt_forever()

@@ -44,6 +44,16 @@ impl<T> SpinLock<T> {
     }
 }
 
+impl<T> SpinLock<T> {
+    /// The lock if it is free now.
+    pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinGuard { lock: self })
+    }
+}
+
 /// Holding a [`SpinLock`].
 pub struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,

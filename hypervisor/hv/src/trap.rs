@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The hypervisor's own IDT: exceptions 0..31 log the vector, error code, RIP and CR2 and
-//! park the CPU. The hypervisor takes no interrupts (GIF is clear outside VMRUN), so a
-//! trap here is a hypervisor bug; this turns a silent triple fault into a log line.
+//! park the CPU (a trap here is a hypervisor bug; this turns a silent triple fault into a
+//! log line). The reserved pCPUs take one interrupt on purpose: the kick IPI
+//! ([`KICK_VECTOR`]), whose handler only sends EOI; NMIs return at once.
 
 use acrn_hv_boot::error;
 use acrn_hv_boot::x86::halt_forever;
@@ -203,29 +204,88 @@ extern "C" fn hv_trap(frame: &TrapFrame) -> ! {
     halt_forever()
 }
 
-#[repr(C, align(16))]
-struct Idt([u64; 64]);
+/// Vector of the "kick" IPI between pCPUs (wakes a waiting pCPU, brings a User VM vCPU
+/// back to the hypervisor). The handler only sends EOI.
+pub const KICK_VECTOR: u8 = 0xf0;
+/// Spurious-interrupt vector of the reserved pCPUs' APICs (no EOI).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
 
-static IDT: crate::sync::TakeOnce<Idt> = crate::sync::TakeOnce::new(Idt([0; 64]));
+#[repr(C, align(16))]
+struct Idt([u64; 512]);
+
+static IDT: crate::sync::TakeOnce<Idt> = crate::sync::TakeOnce::new(Idt([0; 512]));
+static IDT_PTR: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 extern "C" {
     static trap_stubs: [u64; 32];
+    fn kick_stub();
+    fn spurious_stub();
+    fn nmi_stub();
 }
 
-/// Installs the IDT on this CPU (once).
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    r#"
+    .section .text.trap, "ax"
+    .global kick_stub
+kick_stub:
+    push %rax
+    movabsq $0xfee000b0, %rax
+    movl $0, (%rax)
+    pop %rax
+    iretq
+    .global spurious_stub
+spurious_stub:
+    iretq
+    .global nmi_stub
+nmi_stub:
+    iretq
+"#,
+    options(att_syntax)
+);
+
+/// Interrupt gate, DPL 0, present, code selector 0x08 (boot GDT).
+fn gate(handler: u64) -> (u64, u64) {
+    (
+        (handler & 0xffff) | (0x08 << 16) | (0x8e00 << 32) | ((handler >> 16) & 0xffff) << 48,
+        handler >> 32,
+    )
+}
+
+/// Builds the IDT (once, on the boot CPU) and loads it on this CPU. Exceptions log and
+/// park; NMI (a kick sent as NMI) and the kick vector return after EOI; the rest is empty.
 pub fn init() {
-    let Some(idt) = IDT.take() else { return };
-    // SAFETY: `trap_stubs` is the read-only table defined in the assembly above.
-    let stubs = unsafe { &trap_stubs };
-    for (v, &handler) in stubs.iter().enumerate() {
-        // Interrupt gate, DPL 0, present, code selector 0x08 (boot GDT).
-        idt.0[2 * v] =
-            (handler & 0xffff) | (0x08 << 16) | (0x8e00 << 32) | ((handler >> 16) & 0xffff) << 48;
-        idt.0[2 * v + 1] = handler >> 32;
+    if let Some(idt) = IDT.take() {
+        // SAFETY: `trap_stubs` is the read-only table defined in the assembly above.
+        let stubs = unsafe { &trap_stubs };
+        let mut set = |v: usize, h: u64| {
+            let (lo, hi) = gate(h);
+            idt.0[2 * v] = lo;
+            idt.0[2 * v + 1] = hi;
+        };
+        for (v, &handler) in stubs.iter().enumerate() {
+            set(v, handler);
+        }
+        set(2, nmi_stub as *const () as u64);
+        set(usize::from(KICK_VECTOR), kick_stub as *const () as u64);
+        set(
+            usize::from(SPURIOUS_VECTOR),
+            spurious_stub as *const () as u64,
+        );
+        IDT_PTR.store(idt.0.as_ptr() as u64, core::sync::atomic::Ordering::Release);
+    }
+    load();
+}
+
+/// Loads the IDT built by [`init`] on this CPU (APs).
+pub fn load() {
+    let base = IDT_PTR.load(core::sync::atomic::Ordering::Acquire);
+    if base == 0 {
+        return;
     }
     let ptr = Pointer {
         limit: (core::mem::size_of::<Idt>() - 1) as u16,
-        base: idt.0.as_ptr() as u64,
+        base,
     };
     // SAFETY: the IDT is a 'static table of valid gates to the stubs above.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack)) };

@@ -165,7 +165,8 @@ const EFER_SVME: u64 = 1 << 12;
 /// VM_CR as the guest reads it: LOCK and SVMDIS (SVM disabled by firmware).
 const VM_CR_GUEST: u64 = (1 << 3) | (1 << 4);
 
-fn handle_msr(vcpu: &mut Vcpu) {
+/// MSR exit (shared with User VMs, whose MSRPM intercepts every MSR).
+pub(crate) fn handle_msr(vcpu: &mut Vcpu) {
     let msr = vcpu.regs.rcx as u32;
     let write = vcpu.vmcb.control.exit_info1 & 1 != 0;
     let value = (vcpu.regs.rdx << 32) | (vcpu.vmcb.save.rax & 0xffff_ffff);

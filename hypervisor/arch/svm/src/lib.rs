@@ -10,7 +10,9 @@
 //!   [`exit::ExitHost`] live in `acrn-hv-core`, shared with the VMX backend);
 //! * [`decode`]: fetching guest instruction bytes through the guest's page tables, to
 //!   recognise ACRN's `vmcall` (`0f 01 c1`) behind a #UD intercept;
-//! * [`event`]: EVENTINJ encoding.
+//! * [`event`]: EVENTINJ encoding;
+//! * [`user_vmcb`], [`user_exit`]: User VM vCPUs: their VMCB from SET_VCPU_REGS, and
+//!   their exits turned into IOREQs for the device model.
 //!
 //! QEMU 7.2 TCG emulates SVM without NRIP save or decode assists, so RIP is advanced by the
 //! known instruction lengths and the hypercall instruction is read from guest memory.
@@ -22,5 +24,7 @@ pub mod event;
 pub mod exit;
 pub mod perm;
 pub mod svm;
+pub mod user_exit;
+pub mod user_vmcb;
 pub mod vcpu;
 pub mod vmcb;

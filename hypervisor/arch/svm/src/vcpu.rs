@@ -6,7 +6,9 @@
 //! `svm_vmrun(vmcb_pa, regs)` saves the host's callee-saved registers, loads the guest's
 //! general registers, runs `vmload; vmrun; vmsave` on the VMCB (so FS/GS/TR/LDTR, the
 //! SYSCALL MSRs and KernelGsBase are the guest's while it runs and are saved back on exit),
-//! stores the guest registers and returns. RAX, RSP, RIP and RFLAGS live in the VMCB.
+//! stores the guest registers and returns. RAX, RSP, RIP and RFLAGS live in the VMCB. VMRUN
+//! runs with the host's RFLAGS.IF set (GIF is still clear, so the host takes nothing): with
+//! V_INTR_MASKING (User VMs) that IF is what lets physical interrupts make the guest exit.
 //!
 //! XCR0 is not switched by SVM and QEMU cannot intercept XSETBV, so [`Vcpu::enter`] loads
 //! the guest's XCR0 before VMRUN, reads it back after the exit and restores the host's. The
@@ -80,7 +82,9 @@ svm_vmrun:
     mov 104(%rax), %r15
     mov (%rsp), %rax
     vmload %rax
+    sti
     vmrun %rax
+    cli
     vmsave %rax
     mov 8(%rsp), %rax
     mov %rbx, 0(%rax)

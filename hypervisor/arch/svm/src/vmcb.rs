@@ -203,6 +203,21 @@ pub struct Vmcb {
 
 /// `intercept1` bit: physical interrupts (not used: interrupts go straight to the guest).
 pub const INTERCEPT1_INTR: u32 = 1 << 0;
+/// `intercept1` bit: NMI.
+pub const INTERCEPT1_NMI: u32 = 1 << 1;
+/// `intercept1` bit: HLT.
+pub const INTERCEPT1_HLT: u32 = 1 << 24;
+/// `int_ctl`: V_IRQ, a virtual interrupt is pending.
+pub const V_IRQ: u64 = 1 << 8;
+/// `int_ctl`: V_INTR_PRIO (bits 19:16).
+pub const V_INTR_PRIO_SHIFT: u32 = 16;
+/// `int_ctl`: V_IGN_TPR, deliver the virtual interrupt whatever the guest's TPR.
+pub const V_IGN_TPR: u64 = 1 << 20;
+/// `int_ctl`: V_INTR_MASKING, physical interrupts are masked by the host's RFLAGS.IF,
+/// not the guest's.
+pub const V_INTR_MASKING: u64 = 1 << 24;
+/// `int_ctl`: V_INTR_VECTOR (bits 39:32).
+pub const V_INTR_VECTOR_SHIFT: u32 = 32;
 /// `intercept1` bit: CPUID.
 pub const INTERCEPT1_CPUID: u32 = 1 << 18;
 /// `intercept1` bit: INVLPGA.

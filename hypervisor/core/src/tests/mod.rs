@@ -8,6 +8,7 @@ mod decode;
 mod doc;
 mod hypercall;
 mod ioreq;
+mod irq;
 mod lifecycle;
 mod npt;
 mod page_walk;
@@ -255,6 +256,15 @@ impl HvArch for FakeArch {
 
     fn offline_service_vcpu(&mut self, vcpu_id: u16, pcpu: u16) {
         self.events.push(format!("offline {vcpu_id} {pcpu}"));
+    }
+
+    fn ioreq_finished(&mut self, vm: &Vm, vcpu_id: u16) {
+        self.events.push(format!("finished {} {vcpu_id}", vm.id));
+    }
+
+    fn deliver_interrupt(&mut self, vm: &Vm, vcpu_id: u16, vector: u8) {
+        self.events
+            .push(format!("irq {} {vcpu_id} {vector:#x}", vm.id));
     }
 }
 
