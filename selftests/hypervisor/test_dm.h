@@ -87,6 +87,7 @@ struct tdm_vm {
 	void *ctx;
 	struct tdm_req log[TDM_LOG_MAX];
 	volatile int nlog;
+	volatile long served;		/* requests completed, all of them */
 };
 
 /* Opens the HSM and creates a VM named @name with @flags (GUEST_FLAG_*); 0 or -errno. */
@@ -179,23 +180,48 @@ static inline void tdm_gdt(struct tdm_vm *vm)
 	tdm_load(vm, TDM_GDT, gdt, sizeof(gdt));
 }
 
+/* Fills @r for 32-bit protected mode, flat segments, paging off, EIP = @ip (the caller may
+ * change more, e.g. an IDT, before tdm_set_regs()). */
+static inline void tdm_init_prot32(struct tdm_vm *vm, struct acrn_regs *r, __u64 ip)
+{
+	memset(r, 0, sizeof(*r));
+	tdm_gdt(vm);
+	r->rip = ip;
+	r->cs_sel = 0x08;
+	r->cs_ar = 0xc09b;
+	r->cs_limit = 0xffffffff;
+	r->ss_sel = r->ds_sel = r->es_sel = r->fs_sel = r->gs_sel = 0x10;
+	r->cr0 = 0x11;			/* PE | ET */
+	r->rflags = 0x2;
+	r->gprs.rsp = TDM_STACK_TOP;
+	r->gdt.base = TDM_GDT;
+	r->gdt.limit = 31;
+}
+
 /* 32-bit protected mode, flat segments, paging off, EIP = @ip. */
 static inline int tdm_regs_prot32(struct tdm_vm *vm, __u64 ip)
 {
-	struct acrn_regs r = { 0 };
+	struct acrn_regs r;
 
-	tdm_gdt(vm);
-	r.rip = ip;
-	r.cs_sel = 0x08;
-	r.cs_ar = 0xc09b;
-	r.cs_limit = 0xffffffff;
-	r.ss_sel = r.ds_sel = r.es_sel = r.fs_sel = r.gs_sel = 0x10;
-	r.cr0 = 0x11;			/* PE | ET */
-	r.rflags = 0x2;
-	r.gprs.rsp = TDM_STACK_TOP;
-	r.gdt.base = TDM_GDT;
-	r.gdt.limit = 31;
+	tdm_init_prot32(vm, &r, ip);
 	return tdm_set_regs(vm, &r);
+}
+
+/* A 32-bit interrupt gate for @vector to @handler (CS 0x08) in the IDT at @idt. */
+static inline int tdm_idt32_gate(struct tdm_vm *vm, __u64 idt, int vector, __u32 handler)
+{
+	__u32 gate[2] = {
+		(0x08 << 16) | (handler & 0xffff),
+		(handler & 0xffff0000) | 0x8e00,
+	};
+
+	return tdm_load(vm, idt + 8 * vector, gate, sizeof(gate));
+}
+
+/* SET_IRQLINE: @op (0 high, 1 low, 2 raising pulse, 3 falling pulse) on @gsi; 0 or -errno. */
+static inline int tdm_set_irqline(struct tdm_vm *vm, __u32 gsi, __u32 op)
+{
+	return ioctl(vm->fd, ACRN_IOCTL_SET_IRQLINE, (__u64)gsi | (__u64)op << 32) ? -errno : 0;
 }
 
 /* 64-bit long mode, the first 2 MiB identity-mapped (one 2 MiB page), RIP = @ip. */
@@ -268,6 +294,7 @@ static inline void *tdm_serve(void *arg)
 			}
 			if (vm->nlog < TDM_LOG_MAX)
 				vm->log[vm->nlog++] = q;
+			vm->served++;
 			if (ioctl(vm->fd, ACRN_IOCTL_NOTIFY_REQUEST_FINISH, &n))
 				vm->err = errno;
 			if (ret)

@@ -45,6 +45,9 @@ GUEST(gmsi);
 GUEST(gud);
 GUEST(gloop);
 GUEST(giso);
+GUEST(girq);
+GUEST(gbench);
+extern const unsigned char girq_handler[];
 
 __asm__(
 	".pushsection .rodata.guests, \"a\"\n"
@@ -238,6 +241,40 @@ __asm__(
 	"	hlt\n"
 	"	jmp 1b\n"
 	"giso_end:\n"
+	/* 32-bit: IOAPIC pin 5 -> vector 0x45 to APIC id 0, read back, STI, ready, HLT. */
+	"girq_start:\n"
+	"	movl $0x1a, 0xfec00000\n"
+	"	movl $0x45, 0xfec00010\n"
+	"	movl $0x1b, 0xfec00000\n"
+	"	movl $0, 0xfec00010\n"
+	"	movl $0x1a, 0xfec00000\n"
+	"	mov 0xfec00010, %eax\n"
+	"	mov $0x1233, %dx\n"
+	"	out %eax, %dx\n"
+	"	sti\n"
+	"	mov $0x12f0, %dx\n"
+	"	out %al, %dx\n"
+	"1:	hlt\n"
+	"	jmp 1b\n"
+	"girq_handler:\n"
+	"	mov $0x12f1, %dx\n"
+	"	mov $0x45, %al\n"
+	"	out %al, %dx\n"
+	"	iret\n"
+	"girq_end:\n"
+	/* Real mode: 2000 port writes, then done. */
+	".code16\n"
+	"gbench_start:\n"
+	"	mov $2000, %cx\n"
+	"	mov $0x1230, %dx\n"
+	"1:	out %al, %dx\n"
+	"	loop 1b\n"
+	"	mov $0x12fe, %dx\n"
+	"	out %al, %dx\n"
+	"2:	cli\n"
+	"	hlt\n"
+	"	jmp 2b\n"
+	"gbench_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -488,6 +525,39 @@ TEST_F(vm, msi_reaches_the_guest)
 	EXPECT_NE(0, tdm_inject_msi(&self->vm, 0xfed00000, MSI_VECTOR));
 }
 
+TEST_F(vm, irqline_through_the_vioapic)
+{
+	struct acrn_regs r;
+	long end;
+
+	SETUP("hv-irqline", 0, girq);
+	tdm_init_prot32(&self->vm, &r, CODE_GPA);
+	r.idt.base = 0x6000;
+	r.idt.limit = 0x7ff;
+	ASSERT_EQ(0, tdm_idt32_gate(&self->vm, 0x6000, 0x45,
+				    CODE_GPA + (girq_handler - girq_start)));
+	ASSERT_EQ(0, tdm_set_regs(&self->vm, &r));
+	self->ctx.done_on_event = true;
+	self->ctx.done_on_irq = true;
+	ASSERT_EQ(0, tdm_run(&self->vm, handler, &self->ctx, 10000));
+	ASSERT_EQ(1, self->ctx.events);
+	/* The redirection entry read back through IOREGSEL/IOWIN, never an IOREQ. */
+	ASSERT_EQ(2, self->vm.nlog);
+	EXPECT_EQ(0x1233, self->vm.log[0].addr);
+	EXPECT_EQ(0x45, self->vm.log[0].value);
+	/* Pin 6 is masked: nothing arrives. */
+	self->vm.done = 0;
+	ASSERT_EQ(0, tdm_set_irqline(&self->vm, 6, 2));
+	usleep(200000);
+	EXPECT_EQ(0, self->ctx.irqs);
+	/* Pin 5: a raising pulse is one interrupt. */
+	ASSERT_EQ(0, tdm_set_irqline(&self->vm, 5, 2));
+	for (end = tdm_now_ms() + 10000; !self->vm.done && tdm_now_ms() < end;)
+		usleep(1000);
+	ASSERT_EQ(1, self->ctx.irqs);
+	EXPECT_EQ(0x45, self->ctx.irq_value);
+}
+
 TEST_F(vm, vmcall_from_user_vm_is_ud)
 {
 	SETUP("hv-vmcall", 0, gud);
@@ -500,36 +570,22 @@ TEST_F(vm, vmcall_from_user_vm_is_ud)
 TEST_F(vm, gpas_outside_regions_are_mmio_never_data)
 {
 	struct hv_counters h;
-	struct acrn_regs r = { 0 };
-	struct acrn_vcpu_regs v = { 0 };
+	struct acrn_regs r;
 	__u64 addrs[4];
 
 	hv_counters(&h);
 	SETUP("hv-iso", 0, giso);
-	ASSERT_EQ(0, tdm_regs_prot32(&self->vm, CODE_GPA));
-	/* Just past the RAM, hypervisor memory, the Service VM's kernel (16 MiB), its RAM at
-	 * the address of this VM's own RAM page 0 */
+	/* Just past the RAM, hypervisor memory, the Service VM's kernel (16 MiB) and RAM. */
 	addrs[0] = RAM_LEN;
 	addrs[1] = h.hv_start;
 	addrs[2] = 0x1000000;
 	addrs[3] = 0x8000000;
-	/* Same as tdm_regs_prot32() plus the four addresses. */
-	r.rip = CODE_GPA;
-	r.cs_sel = 0x08;
-	r.cs_ar = 0xc09b;
-	r.cs_limit = 0xffffffff;
-	r.ss_sel = r.ds_sel = r.es_sel = r.fs_sel = r.gs_sel = 0x10;
-	r.cr0 = 0x11;
-	r.rflags = 0x2;
-	r.gprs.rsp = TDM_STACK_TOP;
+	tdm_init_prot32(&self->vm, &r, CODE_GPA);
 	r.gprs.rbx = addrs[0];
 	r.gprs.rsi = addrs[1];
 	r.gprs.rdi = addrs[2];
 	r.gprs.rbp = addrs[3];
-	r.gdt.base = TDM_GDT;
-	r.gdt.limit = 31;
-	v.vcpu_regs = r;
-	ASSERT_EQ(0, ioctl(self->vm.fd, ACRN_IOCTL_SET_VCPU_REGS, &v));
+	ASSERT_EQ(0, tdm_set_regs(&self->vm, &r));
 	ASSERT_EQ(0, tdm_run(&self->vm, handler, &self->ctx, 10000));
 	ASSERT_EQ(9, self->vm.nlog);
 	for (int i = 0; i < 4; i++) {
@@ -559,6 +615,33 @@ TEST_F(vm, looping_guest_is_paused_and_destroyed)
 	EXPECT_EQ(0, tdm_destroy(&self->vm));
 	hv_counters(&h);
 	EXPECT_EQ(0u, h.vms);
+}
+
+/* Not a pass/fail measure: logs the IOREQ round trip (guest out → HSM → device model →
+ * NOTIFY_REQUEST_FINISH or polling → guest) under emulation. */
+static void bench(struct __test_metadata *_metadata, struct tdm_vm *vm, struct ctx *c,
+		  const char *mode)
+{
+	long t0;
+
+	ASSERT_EQ(0, tdm_regs_real(vm, CODE_GPA));
+	t0 = tdm_now_ms();
+	ASSERT_EQ(0, tdm_run(vm, handler, c, 60000));
+	ASSERT_EQ(2001, vm->served);
+	TH_LOG("%s: 2000 port writes in %ld ms (%ld us per IOREQ)", mode, tdm_now_ms() - t0,
+	       (tdm_now_ms() - t0) * 1000 / 2000);
+}
+
+TEST_F(vm, ioreq_round_trip_time)
+{
+	SETUP("hv-bench", 0, gbench);
+	bench(_metadata, &self->vm, &self->ctx, "notify");
+}
+
+TEST_F(vm, ioreq_round_trip_time_polling)
+{
+	SETUP("hv-bench-poll", GUEST_FLAG_IO_COMPLETION_POLLING, gbench);
+	bench(_metadata, &self->vm, &self->ctx, "polling");
 }
 
 TEST_HARNESS_MAIN

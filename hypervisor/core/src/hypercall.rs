@@ -127,11 +127,7 @@ pub const HYPERCALLS: &[HcInfo] = &[
         "VM_INTR_MONITOR",
         NotYet("needs passthrough interrupts"),
     ),
-    row(
-        hv::HC_SET_IRQLINE,
-        "SET_IRQLINE",
-        NotYet("part 2: vPIC/vIOAPIC"),
-    ),
+    row(hv::HC_SET_IRQLINE, "SET_IRQLINE", Done),
     row(hv::HC_SET_IOREQ_BUFFER, "SET_IOREQ_BUFFER", Done),
     row(hv::HC_NOTIFY_REQUEST_FINISH, "NOTIFY_REQUEST_FINISH", Done),
     row(
@@ -251,6 +247,7 @@ enum Handler {
     PmGetCpuState,
     NotifyRequestFinish,
     InjectMsi,
+    SetIrqline,
 }
 
 impl Handler {
@@ -273,6 +270,7 @@ impl Handler {
         const PM_GET_CPU_STATE: u8 = i(hv::HC_PM_GET_CPU_STATE);
         const NOTIFY_REQUEST_FINISH: u8 = i(hv::HC_NOTIFY_REQUEST_FINISH);
         const INJECT_MSI: u8 = i(hv::HC_INJECT_MSI);
+        const SET_IRQLINE: u8 = i(hv::HC_SET_IRQLINE);
         Some(match idx {
             GET_API_VERSION => Self::GetApiVersion,
             SERVICE_VM_OFFLINE_CPU => Self::ServiceVmOfflineCpu,
@@ -289,6 +287,7 @@ impl Handler {
             PM_GET_CPU_STATE => Self::PmGetCpuState,
             NOTIFY_REQUEST_FINISH => Self::NotifyRequestFinish,
             INJECT_MSI => Self::InjectMsi,
+            SET_IRQLINE => Self::SetIrqline,
             _ => return None,
         })
     }
@@ -359,6 +358,7 @@ fn dispatch<G: GuestMemory, A: HvArch>(
         Handler::PmGetCpuState => hc.pm_get_cpu_state(target),
         Handler::NotifyRequestFinish => to_ret(hc.notify_request_finish(target)),
         Handler::InjectMsi => to_ret(hc.inject_msi(target)),
+        Handler::SetIrqline => to_ret(hc.set_irqline(target)),
     }
 }
 
@@ -588,8 +588,34 @@ impl<G: GuestMemory, A: HvArch> Hc<'_, G, A> {
         }
         let e: acrn::MsiEntry = self.mem.read_obj(self.args.param2)?;
         let msi = Msi::decode(e.msi_addr, e.msi_data).ok_or(hv_err!(EPERM))?;
+        self.deliver(vmid, &msi);
+        Ok(())
+    }
+
+    /// ACRN `hcall_set_irqline`: param2 = `acrn_irqline_ops` by value. -1 unless the target
+    /// is a live User VM; a GSI beyond the vIOAPIC's 24 pins or an unknown operation is
+    /// ignored (0), as in ACRN. A rising edge on an unmasked pin is delivered like an MSI
+    /// with the pin's redirection entry ([`crate::vioapic`]).
+    fn set_irqline(&mut self, vmid: u16) -> HvResult {
+        let vm = self.vms.vm_mut_for_emulation(vmid).ok_or(hv_err!(EPERM))?;
+        if vm.state == VmState::PoweredOff {
+            return Err(hv_err!(EPERM));
+        }
+        let ops = hv::IrqlineOps::from_u64(self.args.param2);
+        if let Ok(Some(msi)) = vm.vioapic.set_irqline(ops.gsi, ops.op) {
+            self.deliver(vmid, &msi);
+        }
+        Ok(())
+    }
+
+    /// Delivers `msi` to VM `vmid`'s vCPUs it names: fixed and lowest priority only (other
+    /// delivery modes are dropped, ACRN logs them), lowest priority to the first target.
+    fn deliver(&mut self, vmid: u16, msi: &Msi) {
+        let Some(vm) = self.vms.vm(vmid) else {
+            return;
+        };
         if !matches!(msi.mode, DeliveryMode::Fixed | DeliveryMode::LowestPriority) {
-            return Ok(());
+            return;
         }
         for (id, v) in vm.vcpus().iter().enumerate() {
             if msi.targets(v.lapic_id) {
@@ -599,7 +625,6 @@ impl<G: GuestMemory, A: HvArch> Hc<'_, G, A> {
                 }
             }
         }
-        Ok(())
     }
 }
 

@@ -37,6 +37,7 @@ pub mod memory;
 pub mod mmio;
 pub mod npt;
 pub mod page_walk;
+pub mod vioapic;
 pub mod vlapic;
 pub mod vm;
 pub mod vm_table;

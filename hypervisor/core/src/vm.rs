@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! One VM slot of the [`VmTable`](crate::vm_table::VmTable): state, name, flags, vCPUs,
-//! I/O request buffer and mapped regions (ACRN `struct acrn_vm` + its `acrn_vm_config`).
+//! I/O request buffer, mapped regions and vIOAPIC (ACRN `struct acrn_vm` + its `acrn_vm_config`).
 //!
 //! Ownership: the table owns every `Vm`; a slot is reused after DESTROY. Nothing here is
 //! allocated: the vCPU array and the region set have fixed capacity.
 
 use crate::memory::RegionSet;
+use crate::vioapic::Vioapic;
 use acrn_uapi::{acrn, hv};
 
 /// VM slots, Service VM included (ACRN `CONFIG_MAX_VM_NUM`, 8 in its shared scenario).
@@ -105,6 +106,8 @@ pub struct Vm {
     pub ioreq_buf: Option<u64>,
     /// Mapped memory (User VMs; the Service VM's map is [`ServiceVmMemory`](crate::memory::ServiceVmMemory)).
     pub regions: RegionSet<MAX_REGIONS_PER_VM>,
+    /// The virtual IOAPIC (User VMs).
+    pub vioapic: Vioapic,
 }
 
 impl Vm {
@@ -119,6 +122,7 @@ impl Vm {
             created_vcpus: 0,
             ioreq_buf: None,
             regions: RegionSet::new(),
+            vioapic: Vioapic::RESET,
         }
     }
 

@@ -390,6 +390,7 @@ impl VmTable {
             v.state = VcpuState::Init;
             v.regs = None;
         }
+        vm.vioapic = crate::vioapic::Vioapic::RESET;
         vm.state = VmState::Created;
         arch.vm_reset(vm);
         Ok(())
@@ -438,6 +439,11 @@ impl VmTable {
         }
         vm.ioreq_buf = Some(gpa);
         Ok(())
+    }
+
+    /// VM `vmid`, writable (for the vIOAPIC's MMIO emulation on the vCPU's pCPU).
+    pub fn vm_mut_for_emulation(&mut self, vmid: u16) -> Option<&mut Vm> {
+        self.user_vm_mut(vmid).ok()
     }
 
     /// Forgets VM `vmid`'s I/O request buffer.

@@ -26,7 +26,7 @@
 //! lock, taken with `try_lock` so that a stop request is never blocked by it.
 
 use crate::guest_mem::ServiceVmRam;
-use crate::sync::{SpinLock, TakeOnce};
+use crate::sync::{SpinGuard, SpinLock, TakeOnce};
 use crate::trap::{KICK_VECTOR, SPURIOUS_VECTOR};
 use acrn_hv_boot::phys::IDENTITY_LIMIT;
 use acrn_hv_boot::x86::{cpuid, rdtsc, wrmsr, xsetbv0, CpuidResult, MSR_PAT};
@@ -42,8 +42,10 @@ use acrn_hv_core::ioreq::{
 use acrn_hv_core::memory::{Region, ServiceVmMemory};
 use acrn_hv_core::npt::HOST_PAT;
 use acrn_hv_core::page_walk::{GuestPaging, GuestPhysMem, WalkFetch};
+use acrn_hv_core::vioapic::IOAPIC_BASE;
 use acrn_hv_core::vlapic::{self, Irr, LapicRegs};
 use acrn_hv_core::vm::{MAX_VCPUS_PER_VM, MAX_VMS};
+use acrn_hv_core::vm_table::VmTable;
 use acrn_hv_svm::perm::{Iopm, Msrpm, IOPM_SIZE, MSRPM_SIZE};
 use acrn_hv_svm::user_exit::{handle_user_exit, inject_pending, irq_waiting, Stop, UserVmHost};
 use acrn_hv_svm::user_vmcb::init_user_vmcb;
@@ -422,6 +424,20 @@ impl UserHost {
         self.ctl.stop.load(Ordering::Acquire)
     }
 
+    /// The VM table, unless a stop request comes first (pCPU 0 may hold the lock while it
+    /// waits for this pCPU to stop).
+    fn lock_vms(&self) -> Result<SpinGuard<'static, VmTable>, Stop> {
+        loop {
+            if let Some(g) = crate::VMS.try_lock() {
+                return Ok(g);
+            }
+            if self.stopping() {
+                return Err(Stop::Requested);
+            }
+            core::hint::spin_loop();
+        }
+    }
+
     fn page(&self) -> Option<&'static IoreqBuffer> {
         let pa = self.l.ioreq_page?;
         if pa % 4096 != 0 || pa + 4096 > IDENTITY_LIMIT {
@@ -502,16 +518,7 @@ impl UserVmHost for UserHost {
         user: bool,
     ) -> Result<MmioDecoded, Stop> {
         let svc = ServiceVmRam::new((*SVC_MAP.lock()).ok_or(Stop::Requested)?);
-        let vms = &crate::VMS;
-        let guard = loop {
-            if let Some(g) = vms.try_lock() {
-                break g;
-            }
-            if self.stopping() {
-                return Err(Stop::Requested);
-            }
-            core::hint::spin_loop();
-        };
+        let guard = self.lock_vms()?;
         let vm = guard.vm(self.l.vmid).ok_or(Stop::Requested)?;
         let ram = UserRam {
             regions: vm.regions.as_slice(),
@@ -544,12 +551,32 @@ impl UserVmHost for UserHost {
         take_interrupt();
     }
 
-    fn lapic_read(&mut self, offset: u64, size: u64) -> u64 {
-        vlapic::mmio_read(&self.lapic, self.l.lapic_id, offset, size)
-    }
-
-    fn lapic_write(&mut self, offset: u64, value: u64) {
-        vlapic::mmio_write(&mut self.lapic, offset, value);
+    fn local_mmio(&mut self, gpa: u64, size: u64, write: Option<u64>) -> Result<Option<u64>, Stop> {
+        let page = gpa & !0xfff;
+        let off = gpa & 0xfff;
+        if page == vlapic::LAPIC_BASE {
+            return Ok(Some(match write {
+                Some(v) => {
+                    vlapic::mmio_write(&mut self.lapic, off, v);
+                    0
+                }
+                None => vlapic::mmio_read(&self.lapic, self.l.lapic_id, off, size),
+            }));
+        }
+        if page != IOAPIC_BASE {
+            return Ok(None);
+        }
+        let mut vms = self.lock_vms()?;
+        let vm = vms
+            .vm_mut_for_emulation(self.l.vmid)
+            .ok_or(Stop::Requested)?;
+        Ok(Some(match write {
+            Some(v) => {
+                vm.vioapic.mmio_write(off, v as u32);
+                0
+            }
+            None => u64::from(vm.vioapic.mmio_read(off)),
+        }))
     }
 
     fn cpuid_ctx(&self, guest_cr4: u64) -> CpuidCtx {

@@ -7,7 +7,7 @@
 //! | exit | action |
 //! |---|---|
 //! | IOIO (0x7b) | PORTIO request (`in`/`out` of 1, 2, 4 bytes; `ins`/`outs` unsupported: stop); a read's value merged into RAX; RIP = EXITINFO2 (QEMU stores the next RIP there) |
-//! | NPF (0x400) | the instruction at CS:RIP is fetched through the guest's page tables and decoded ([`acrn_hv_core::decode`]); accesses to the xAPIC page go to the vLAPIC, every other one becomes an MMIO request; reads are written back to the right register at the right width ([`acrn_hv_core::mmio`]); RIP += length |
+//! | NPF (0x400) | the instruction at CS:RIP is fetched through the guest's page tables and decoded ([`acrn_hv_core::decode`]); accesses to the xAPIC and IOAPIC pages go to the vLAPIC and vIOAPIC ([`UserVmHost::local_mmio`]), every other one becomes an MMIO request; reads are written back to the right register at the right width ([`acrn_hv_core::mmio`]); RIP += length |
 //! | HLT (0x78) | RIP += 1, then wait for an interrupt (with RFLAGS.IF set) or a stop request |
 //! | CPUID (0x72) | the shared policy, not privileged (no ACRN "Service VM" bit, no debug leaf) |
 //! | MSR (0x7c) | EFER emulated as for the Service VM (SVME hidden), VM_CR / VM_HSAVE_PA; any other MSR: #GP(0) |
@@ -28,7 +28,6 @@ use acrn_hv_core::decode::{bitness, MmioDecoded};
 use acrn_hv_core::ioreq::{pio_read_merge, IoReq};
 use acrn_hv_core::mmio::{complete_read, complete_write, request, GuestGprs, MmioRequest};
 use acrn_hv_core::page_walk::GuestPaging;
-use acrn_hv_core::vlapic::{LAPIC_BASE, LAPIC_SIZE};
 
 /// Exit code: NMI.
 pub const EXIT_NMI: u64 = 0x61;
@@ -67,10 +66,10 @@ pub trait UserVmHost {
     fn halt(&mut self, wake_on_irq: bool) -> Result<(), Stop>;
     /// A physical interrupt or NMI made the guest exit: let the host take it.
     fn take_interrupt(&mut self);
-    /// A read of the vLAPIC page.
-    fn lapic_read(&mut self, offset: u64, size: u64) -> u64;
-    /// A write to the vLAPIC page.
-    fn lapic_write(&mut self, offset: u64, value: u64);
+    /// An access the hypervisor emulates itself (the vLAPIC and vIOAPIC pages): a read
+    /// (`write` = `None`) or write of `size` bytes at `gpa`. `Ok(Some(value))` if handled
+    /// (the value read, 0 for writes), `Ok(None)` if the device model gets it as an IOREQ.
+    fn local_mmio(&mut self, gpa: u64, size: u64, write: Option<u64>) -> Result<Option<u64>, Stop>;
     /// CPUID context for this vCPU with `guest_cr4`.
     fn cpuid_ctx(&self, guest_cr4: u64) -> CpuidCtx;
     /// The host's CPUID with XCR0 = `xcr0`.
@@ -238,11 +237,9 @@ fn handle_npf<H: UserVmHost>(vcpu: &mut Vcpu, host: &mut H) -> Result<(), Stop> 
     let user = s.cpl == 3;
     let d = host.decode_mmio(&paging, la, bits, user)?;
     let size = u64::from(d.size);
-    let lapic = gpa & !(LAPIC_SIZE - 1) == LAPIC_BASE;
     let mut g = gprs(vcpu);
     let write = |host: &mut H, v: u64| -> Result<(), Stop> {
-        if lapic {
-            host.lapic_write(gpa - LAPIC_BASE, v);
+        if host.local_mmio(gpa, size, Some(v))?.is_some() {
             Ok(())
         } else {
             let req =
@@ -256,12 +253,13 @@ fn handle_npf<H: UserVmHost>(vcpu: &mut Vcpu, host: &mut H) -> Result<(), Stop> 
             complete_write(&d, &mut g);
         }
         MmioRequest::Read => {
-            let v = if lapic {
-                host.lapic_read(gpa - LAPIC_BASE, size)
-            } else {
-                let req = IoReq::mmio(gpa, size, false, 0)
-                    .map_err(|_| Stop::Unsupported("MMIO width"))?;
-                host.io_request(&req)?
+            let v = match host.local_mmio(gpa, size, None)? {
+                Some(v) => v,
+                None => {
+                    let req = IoReq::mmio(gpa, size, false, 0)
+                        .map_err(|_| Stop::Unsupported("MMIO width"))?;
+                    host.io_request(&req)?
+                }
             };
             if let Some(w) = complete_read(&d, &mut g, v) {
                 write(host, w)?;
@@ -278,6 +276,7 @@ mod tests {
     use super::*;
     use acrn_hv_core::decode::decode;
     use acrn_hv_core::ioreq::IoreqType;
+    use acrn_hv_core::vlapic::{LAPIC_BASE, LAPIC_SIZE};
     use acrn_uapi::acrn::ACRN_IOREQ_DIR_READ;
 
     /// Answers reads with `read_value`, records requests; the "guest" code is `code`.
@@ -315,11 +314,20 @@ mod tests {
         fn take_interrupt(&mut self) {
             self.took += 1;
         }
-        fn lapic_read(&mut self, offset: u64, _: u64) -> u64 {
-            offset
-        }
-        fn lapic_write(&mut self, offset: u64, value: u64) {
-            self.lapic.push((offset, value));
+        fn local_mmio(
+            &mut self,
+            gpa: u64,
+            _: u64,
+            write: Option<u64>,
+        ) -> Result<Option<u64>, Stop> {
+            if gpa & !(LAPIC_SIZE - 1) != LAPIC_BASE {
+                return Ok(None);
+            }
+            match write {
+                Some(v) => self.lapic.push((gpa - LAPIC_BASE, v)),
+                None => return Ok(Some(gpa - LAPIC_BASE)),
+            }
+            Ok(Some(0))
         }
         fn cpuid_ctx(&self, cr4: u64) -> CpuidCtx {
             CpuidCtx {

@@ -88,3 +88,62 @@ fn inject_msi_targets_vcpus_by_apic_id() {
     );
     assert!(events(&mut env).is_empty());
 }
+
+#[test]
+fn set_irqline_goes_through_the_vioapic() {
+    let mut env = Env::new();
+    let vm = env.create_ok("irqline");
+    let line = |gsi: u32, op: u32| hv::IrqlineOps { gsi, op }.to_u64();
+    // Masked after reset: nothing.
+    assert_eq!(
+        env.hc(
+            hv::HC_SET_IRQLINE,
+            vm.into(),
+            line(5, hv::GSI_RAISING_PULSE)
+        ),
+        0
+    );
+    assert!(events(&mut env).is_empty());
+    // Program pin 5: vector 0x45 to APIC id 1, as the guest would through IOWIN.
+    let v = &mut env.vms.vm_mut_for_emulation(vm).unwrap().vioapic;
+    v.mmio_write(0, 0x1a);
+    v.mmio_write(0x10, 0x45);
+    v.mmio_write(0, 0x1b);
+    v.mmio_write(0x10, 0x0100_0000);
+    assert_eq!(
+        env.hc(
+            hv::HC_SET_IRQLINE,
+            vm.into(),
+            line(5, hv::GSI_RAISING_PULSE)
+        ),
+        0
+    );
+    assert_eq!(events(&mut env), ["irq 1 1 0x45"]);
+    assert_eq!(
+        env.hc(hv::HC_SET_IRQLINE, vm.into(), line(5, hv::GSI_SET_HIGH)),
+        0
+    );
+    assert_eq!(
+        env.hc(hv::HC_SET_IRQLINE, vm.into(), line(5, hv::GSI_SET_HIGH)),
+        0
+    );
+    assert_eq!(events(&mut env), ["irq 1 1 0x45"], "only the rising edge");
+    // Beyond the pins or an unknown op: ignored, as ACRN.
+    assert_eq!(env.hc(hv::HC_SET_IRQLINE, vm.into(), line(48, 0)), 0);
+    assert_eq!(env.hc(hv::HC_SET_IRQLINE, vm.into(), line(5, 9)), 0);
+    assert!(events(&mut env).is_empty());
+    // The Service VM and free slots: -1. RESET_VM masks every pin again.
+    assert_eq!(env.hc(hv::HC_SET_IRQLINE, 0, line(5, 0)), EPERM64);
+    assert_eq!(env.hc(hv::HC_SET_IRQLINE, 6, line(5, 0)), EPERM64);
+    assert_eq!(env.hc(hv::HC_PAUSE_VM, vm.into(), 0), 0);
+    assert_eq!(env.hc(hv::HC_RESET_VM, vm.into(), 0), 0);
+    assert_eq!(
+        env.hc(
+            hv::HC_SET_IRQLINE,
+            vm.into(),
+            line(5, hv::GSI_RAISING_PULSE)
+        ),
+        0
+    );
+    assert!(events(&mut env).is_empty());
+}
