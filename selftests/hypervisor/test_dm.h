@@ -59,7 +59,8 @@
 struct tdm_req {
 	__u32 type;		/* ACRN_IOREQ_TYPE_PORTIO / _MMIO / _PCICFG */
 	__u32 dir;		/* ACRN_IOREQ_DIR_READ / _WRITE */
-	__u64 addr;		/* port or guest physical address */
+	__u64 addr;		/* port, guest physical address, or for PCICFG
+				 * bus << 16 | dev << 11 | func << 8 | reg */
 	__u64 size;		/* 1, 2, 4 or 8 bytes */
 	__u64 value;		/* written value; the handler sets it for reads */
 };
@@ -277,6 +278,13 @@ static inline void *tdm_serve(void *arg)
 				q.addr = s->reqs.mmio_request.address;
 				q.size = s->reqs.mmio_request.size;
 				q.value = s->reqs.mmio_request.value;
+			} else if (q.type == ACRN_IOREQ_TYPE_PCICFG) {
+				struct acrn_pci_request *p = &s->reqs.pci_request;
+
+				q.dir = p->direction;
+				q.addr = p->bus << 16 | p->dev << 11 | p->func << 8 | p->reg;
+				q.size = p->size;
+				q.value = p->value;
 			} else {
 				q.dir = s->reqs.pio_request.direction;
 				q.addr = s->reqs.pio_request.address;

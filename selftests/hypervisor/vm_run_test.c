@@ -47,6 +47,7 @@ GUEST(gloop);
 GUEST(giso);
 GUEST(girq);
 GUEST(gbench);
+GUEST(gpci);
 extern const unsigned char girq_handler[];
 
 __asm__(
@@ -275,6 +276,28 @@ __asm__(
 	"	hlt\n"
 	"	jmp 2b\n"
 	"gbench_end:\n"
+	/* Real mode: PCI configuration mechanism #1 through 0xCF8/0xCFC. */
+	"gpci_start:\n"
+	"	mov $0x80001810, %eax\n"
+	"	mov $0xcf8, %dx\n"
+	"	out %eax, %dx\n"
+	"	xor %eax, %eax\n"
+	"	in %dx, %eax\n"
+	"	mov $0x1234, %dx\n"
+	"	out %eax, %dx\n"
+	"	mov $0xcfe, %dx\n"
+	"	in %dx, %ax\n"
+	"	mov $0x1234, %dx\n"
+	"	out %ax, %dx\n"
+	"	mov $0xcfc, %dx\n"
+	"	mov $0xabcd1234, %eax\n"
+	"	out %eax, %dx\n"
+	"	mov $0x12fe, %dx\n"
+	"	out %al, %dx\n"
+	"2:	cli\n"
+	"	hlt\n"
+	"	jmp 2b\n"
+	"gpci_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -479,6 +502,23 @@ TEST_F(vm, long_mode_pio_and_mmio)
 	ASSERT_EQ(0, tdm_regs_long64(&self->vm, CODE_GPA));
 	ASSERT_EQ(0, tdm_run(&self->vm, handler, &self->ctx, 10000));
 	check_log(_metadata, &self->vm, want64, ARRAY_SIZE(want64));
+}
+
+/* 0xCF8/0xCFC leave the hypervisor as PORTIO; the HSM keeps CONFIG_ADDRESS and turns the
+ * data port into PCICFG requests (dev 3, reg 0x10 + offset). */
+static const struct want want_pci[] = {
+	PIO_W(PORT_ECHO, 4, 0x80001810),
+	{ ACRN_IOREQ_TYPE_PCICFG, ACRN_IOREQ_DIR_READ, 3 << 11 | 0x12, 2, 0x8282 },
+	PIO_W(PORT_ECHO, 2, 0x8282),
+	{ ACRN_IOREQ_TYPE_PCICFG, ACRN_IOREQ_DIR_WRITE, 3 << 11 | 0x10, 4, 0xabcd1234 },
+};
+
+TEST_F(vm, pci_config_ports_become_pcicfg)
+{
+	SETUP("hv-pci", 0, gpci);
+	ASSERT_EQ(0, tdm_regs_real(&self->vm, CODE_GPA));
+	ASSERT_EQ(0, tdm_run(&self->vm, handler, &self->ctx, 10000));
+	check_log(_metadata, &self->vm, want_pci, ARRAY_SIZE(want_pci));
 }
 
 TEST_F(vm, polling_mode)
