@@ -27,8 +27,9 @@ use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserSlice};
 
 /// Most requests one run takes from a queue.
 pub(crate) const WEIGHT: usize = 256;
-/// Completed requests returned to the used ring in one update.
-const USED_BATCH: usize = 64;
+/// Completed requests returned to the used ring in one update: small, so that the driver
+/// can queue more while the rest of a batch is served.
+const USED_BATCH: usize = 16;
 
 /// A request in flight: what its completion needs.
 #[derive(Clone, Copy, Default)]
