@@ -48,6 +48,7 @@ GUEST(giso);
 GUEST(girq);
 GUEST(gbench);
 GUEST(gpci);
+GUEST(gtf);
 extern const unsigned char girq_handler[];
 
 __asm__(
@@ -298,6 +299,24 @@ __asm__(
 	"	hlt\n"
 	"	jmp 2b\n"
 	"gpci_end:\n"
+	/* Real mode: ready, then an empty IVT and INT3: #GP, #DF, triple fault. */
+	"gtf_start:\n"
+	"	mov $0x12f0, %dx\n"
+	"	out %al, %dx\n"
+	"	xor %ax, %ax\n"
+	"	mov %ax, %ds\n"
+	"	lidtw 0x1000 + gtf_zero - gtf_start\n"
+	"	int3\n"
+	"	mov $0x12f2, %dx\n"
+	"	mov $0xbb, %al\n"
+	"	out %al, %dx\n"
+	"2:	cli\n"
+	"	hlt\n"
+	"	jmp 2b\n"
+	"gtf_zero:\n"
+	"	.word 0\n"
+	"	.long 0\n"
+	"gtf_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -638,6 +657,29 @@ TEST_F(vm, gpas_outside_regions_are_mmio_never_data)
 		EXPECT_EQ(read_value[4], echo->value) TH_LOG("GPA %#llx gave the guest data",
 							     (unsigned long long)addrs[i]);
 	}
+}
+
+TEST_F(vm, triple_fault_stops_the_vcpu_only)
+{
+	struct tdm_vm next;
+	struct ctx c = { 0 };
+	int r;
+
+	SETUP("hv-triple", 0, gtf);
+	ASSERT_EQ(0, tdm_regs_real(&self->vm, CODE_GPA));
+	self->ctx.done_on_event = true;
+	ASSERT_EQ(0, tdm_run(&self->vm, handler, &self->ctx, 10000));
+	ASSERT_EQ(1, self->ctx.events);
+	usleep(200000);
+	EXPECT_EQ(0, self->ctx.ud) TH_LOG("the guest went on after the triple fault");
+	EXPECT_EQ(0, tdm_destroy(&self->vm));
+	/* The pCPU is free for the next VM. */
+	r = setup_vm(_metadata, &next, "hv-after-triple", 0, g16_start, g16_end);
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, tdm_regs_real(&next, CODE_GPA));
+	EXPECT_EQ(0, tdm_run(&next, handler, &c, 10000));
+	check_log(_metadata, &next, want16, ARRAY_SIZE(want16));
+	EXPECT_EQ(0, tdm_destroy(&next));
 }
 
 TEST_F(vm, looping_guest_is_paused_and_destroyed)

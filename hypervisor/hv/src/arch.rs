@@ -118,7 +118,7 @@ impl HvArch for SvmArch {
             polling: vm.is_polling_ioreq(),
         };
         if user_vcpu::launch(bsp.pcpu, l) {
-            info!("vm{} started: vCPU 0 on pCPU {}", vm.id, bsp.pcpu);
+            debug!("vm{} started: vCPU 0 on pCPU {}", vm.id, bsp.pcpu);
         }
     }
 

@@ -30,7 +30,7 @@ use crate::sync::{SpinGuard, SpinLock, TakeOnce};
 use crate::trap::{KICK_VECTOR, SPURIOUS_VECTOR};
 use acrn_hv_boot::phys::IDENTITY_LIMIT;
 use acrn_hv_boot::x86::{cpuid, rdtsc, wrmsr, xsetbv0, CpuidResult, MSR_PAT};
-use acrn_hv_boot::{ap, error, info, lapic, warn};
+use acrn_hv_boot::{ap, debug, error, info, lapic, warn};
 use acrn_hv_core::cpuid::CpuidCtx;
 use acrn_hv_core::decode::{decode_at, MmioDecoded};
 use acrn_hv_core::error::{HvResult, EINVAL};
@@ -374,7 +374,7 @@ fn run(
     let Some(shared) = vcpu_shared(l.vmid, l.vcpu_id) else {
         return vcpu.vmcb;
     };
-    info!(
+    debug!(
         "pCPU {cpu}: vm{} vCPU {} starts at {:#x}:{:#x}",
         l.vmid, l.vcpu_id, vcpu.vmcb.save.cs.base, vcpu.vmcb.save.rip
     );
@@ -402,7 +402,7 @@ fn run(
             }
         }
     }
-    info!(
+    debug!(
         "pCPU {cpu}: vm{} vCPU {} left after {} exits",
         l.vmid, l.vcpu_id, vcpu.exits
     );
