@@ -7,7 +7,7 @@
 
 use crate::frames::Frames;
 use crate::user_vcpu::{self, Launch};
-use acrn_hv_boot::{debug, info};
+use acrn_hv_boot::{debug, error, info};
 use acrn_hv_core::arch::HvArch;
 use acrn_hv_core::error::{HvResult, EINVAL};
 use acrn_hv_core::hv_err;
@@ -80,12 +80,20 @@ impl HvArch for SvmArch {
     }
 
     fn vm_destroyed(&mut self, vm: &Vm) {
+        let mut stopped = true;
         for v in vm.vcpus() {
-            user_vcpu::stop(v.pcpu, vm.id);
+            stopped &= user_vcpu::stop(v.pcpu, vm.id);
         }
         user_vcpu::reset_vm(vm.id);
         if let Some(npt) = self.npts.get_mut(usize::from(vm.id)).and_then(Option::take) {
-            npt.destroy(&mut self.frames);
+            if stopped {
+                npt.destroy(&mut self.frames);
+            } else {
+                // A vCPU may still run on it: leak the table (dropping it without
+                // `destroy` keeps its frames allocated) rather than free it under the guest.
+                error!("vm{}: nested page table leaked (vCPU still running)", vm.id);
+                let _leaked = npt;
+            }
         }
         debug!(
             "vm{} destroyed; nested page-table frames in use: {}",

@@ -239,10 +239,11 @@ pub fn launch(pcpu: u16, l: Launch) -> bool {
 }
 
 /// PAUSE_VM (and RESET/DESTROY): makes `pcpu` leave VM `vmid`'s vCPU and waits until it
-/// has (the nested page table may be freed afterwards).
-pub fn stop(pcpu: u16, vmid: u16) {
+/// has (the nested page table may be freed afterwards). Returns false if the pCPU did not
+/// leave within 2 s: the caller must then keep whatever the vCPU may still use.
+pub fn stop(pcpu: u16, vmid: u16) -> bool {
     let Some(c) = PCPUS.get(usize::from(pcpu)) else {
-        return;
+        return true;
     };
     let tag = u32::from(vmid) + 1;
     {
@@ -251,11 +252,11 @@ pub fn stop(pcpu: u16, vmid: u16) {
             // Never picked up.
             *slot = None;
             c.running.store(0, Ordering::Release);
-            return;
+            return true;
         }
     }
     if c.running.load(Ordering::Acquire) != tag {
-        return;
+        return true;
     }
     c.stop.store(true, Ordering::Release);
     kick(pcpu);
@@ -264,10 +265,11 @@ pub fn stop(pcpu: u16, vmid: u16) {
     while c.running.load(Ordering::Acquire) == tag {
         if rdtsc() - t0 > 2000 * khz {
             error!("pCPU {pcpu} did not leave vm{vmid}'s vCPU within 2 s");
-            return;
+            return false;
         }
         core::hint::spin_loop();
     }
+    true
 }
 
 /// Shared state of VM `vmid`'s vCPU `vcpu`.
