@@ -13,8 +13,8 @@
 //! table lock): START_VM puts a [`Launch`] in the pCPU's slot and kicks it; PAUSE_VM sets
 //! `stop`, kicks, and waits until the pCPU has left the vCPU (`running` back to 0); the
 //! vCPU's VMCB intercepts physical interrupts, so the kick ends VMRUN even if the guest
-//! loops with interrupts off. NOTIFY_REQUEST_FINISH and INJECT_MSI set per-vCPU state
-//! ([`VcpuShared`]: IOREQ event, vLAPIC IRR) and kick.
+//! loops with interrupts off. NOTIFY_REQUEST_FINISH, INJECT_MSI and SET_IRQLINE set
+//! per-vCPU state ([`VcpuShared`]: IOREQ event, vLAPIC IRR) and kick.
 //!
 //! Running (on the reserved pCPU): VMCB from SET_VCPU_REGS ([`init_user_vmcb`]), then
 //! VMRUN / [`handle_user_exit`] until a stop request or a fatal exit. An IOREQ goes into the
