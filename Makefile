@@ -5,10 +5,12 @@
 #   make kernel                   build (or reuse) the test kernel in the cache
 #   make / make modules           build our modules against KDIR
 #   make hypervisor               build the hypervisor into build/acrn-hv.elf
+#   make samples                  the sample device model (samples/dm) and guests, staged in
+#                                 build/rootfs for the initramfs
 #   make check                    all tests: host cargo tests + modules + selftests in QEMU
 #   make selftest SUITE=x [HSM=c] one selftest suite in QEMU (HSM=c: the C acrn.ko)
 #                 [REPEAT=n]      ... run n times over in the same boot (flaky-test hunting)
-#                 [HV=1]          ... under our hypervisor (suites acrn_hsm, hypervisor)
+#                 [HV=1]          ... under our hypervisor (suites acrn_hsm, hypervisor, dm)
 #   make run [HV=0]               boot the stack in QEMU: our hypervisor, the Service VM with
 #                                 our modules, a shell on its console (HV=0: no hypervisor)
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
@@ -59,9 +61,18 @@ selftests: $(KERNEL_DEP)
 	rm -rf $(BUILD)/selftests
 	$(MAKE) -C selftests KSRC=$(KSRC) OUTPUT=$(BUILD)/selftests
 
-initramfs: modules selftests
+# The sample DM is a static userspace Rust program (glibc, crt-static) for the initramfs.
+DM_TARGET := x86_64-unknown-linux-gnu
+samples:
+	rm -rf $(BUILD)/rootfs && mkdir -p $(BUILD)/rootfs/usr/bin $(BUILD)/rootfs/usr/share/acrn-rs
+	cd samples/dm && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --locked --release --target $(DM_TARGET)
+	cp samples/dm/target/$(DM_TARGET)/release/acrn-dm-rs $(BUILD)/rootfs/usr/bin/
+	$(MAKE) -C samples/guests OUTPUT=$(BUILD)/rootfs/usr/share/acrn-rs
+
+initramfs: modules selftests samples
 	scripts/initramfs.sh --kernel-dir $(KDIR) --modules $(BUILD)/modules \
-		--selftests $(BUILD)/selftests --out $(BUILD)/initramfs.cpio.gz
+		--selftests $(BUILD)/selftests --extra $(BUILD)/rootfs --out $(BUILD)/initramfs.cpio.gz
 
 # The hypervisor: a multiboot1 ELF for x86_64-unknown-none (hypervisor/hv).
 HV_TARGET := x86_64-unknown-none
@@ -90,4 +101,4 @@ clean:
 	-$(KMAKE) clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps kernel modules install selftests initramfs hypervisor check selftest run clean
+.PHONY: all deps kernel modules install selftests samples initramfs hypervisor check selftest run clean

@@ -17,7 +17,7 @@ cd "$REPO_ROOT"
 
 BUILD=${BUILD:-$REPO_ROOT/build}
 RESULTS=$BUILD/results
-HOST_CRATES=(uapi/rust hypervisor rust/vring)
+HOST_CRATES=(uapi/rust hypervisor rust/vring samples/dm)
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 
 say() { printf 'check: %s\n' "$*"; }
@@ -92,7 +92,7 @@ if run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor
 		run_tests "guest-hypervisor-$hsm-hsm" "guest --expect-end" scripts/qemu-run.sh \
 			--timeout 600 --hypervisor "$BUILD/acrn-hv.elf" \
 			--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \
-			--append "acrn_rs.hsm=$hsm acrn_rs.suites=acrn_hsm,hypervisor" \
+			--append "acrn_rs.hsm=$hsm acrn_rs.suites=acrn_hsm,hypervisor,dm" \
 			--log "$RESULTS/guest-hypervisor-$hsm-hsm-console.log"
 	done
 fi

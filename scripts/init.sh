@@ -7,6 +7,7 @@
 #   acrn_rs.suites=a,b        suites to run, in this order (default: all of kselftest-list.txt)
 #   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
 #   acrn_rs.repeat=N          run the selected tests N times over (hunting flaky tests)
+#   acrn_rs.demo=1            first launch the sample User VM (samples/dm + samples/guests)
 #
 # Test mode prints "acrn-rs-tests: begin", the TAP 13 stream of the kernel's kselftest runner
 # (tools/testing/selftests/kselftest/runner.sh), a kmemleak summary and "acrn-rs-tests: end";
@@ -25,13 +26,14 @@ SELFTESTS=/selftests
 KMEMLEAK=/sys/kernel/debug/kmemleak
 DEFAULT_TIMEOUT=45
 
-mode=test suites= hsm=rust repeat=1
+mode=test suites= hsm=rust repeat=1 demo=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	acrn_rs.mode=*) mode=${arg#*=} ;;
 	acrn_rs.suites=*) suites=${arg#*=} ;;
 	acrn_rs.hsm=*) hsm=${arg#*=} ;;
 	acrn_rs.repeat=*) repeat=${arg#*=} ;;
+	acrn_rs.demo=*) demo=${arg#*=} ;;
 	esac
 done
 case "$hsm" in
@@ -144,6 +146,19 @@ run_benches() {
 	done
 	echo "acrn-rs-bench: end"
 }
+
+# The main job of `make run`: the HSM loaded, a User VM launched by the sample device model.
+run_demo() {
+	local status
+	echo "acrn-rs-demo: loading $HSM_MODULE, launching a User VM:" \
+		"acrn-dm-rs /usr/share/acrn-rs/hello64.bin"
+	modprobe "$HSM_MODULE" || { echo "acrn-rs-demo: modprobe $HSM_MODULE failed"; return; }
+	acrn-dm-rs --verbose --timeout 120 /usr/share/acrn-rs/hello64.bin
+	status=$?
+	echo "acrn-rs-demo: the User VM ended with status $status"
+}
+
+[ "$demo" = 1 ] && run_demo
 
 if [ "$mode" = bench ]; then
 	run_benches

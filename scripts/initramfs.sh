@@ -2,23 +2,27 @@
 # Build the test initramfs: static busybox, /init (scripts/init.sh), the kernel's modules plus
 # ours (in extra/, indexed with the host's depmod) and a kselftest tree under /selftests.
 #
-#   scripts/initramfs.sh --kernel-dir KDIR --modules DIR --selftests DIR --out FILE.cpio.gz
+#   scripts/initramfs.sh --kernel-dir KDIR --modules DIR --selftests DIR [--extra DIR]
+#                        --out FILE.cpio.gz
 #
 # KDIR is a scripts/kernel.sh build (modules in KDIR/modroot/lib/modules/<kver>); every *.ko in
 # --modules goes to lib/modules/<kver>/extra/. --selftests holds kselftest-list.txt ("suite:prog"
 # lines) and <suite>/<prog>, <suite>/settings. Programs must be static: no libraries are copied.
+# --extra is a tree copied over the root as it is (the sample DM and guests); its programs
+# must be static too.
 # Output: gzip'd newc cpio, owned by root, timestamps set to SOURCE_DATE_EPOCH (default 0).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() { sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
-kdir= moddir= selftests= out=
+kdir= moddir= selftests= extra= out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel-dir) kdir=${2:?}; shift 2 ;;
 	--modules) moddir=${2:?}; shift 2 ;;
 	--selftests) selftests=${2:?}; shift 2 ;;
+	--extra) extra=${2:?}; shift 2 ;;
 	--out) out=${2:?}; shift 2 ;;
 	-h|--help) usage ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -73,6 +77,15 @@ while IFS=: read -r suite prog; do
 	[ -f "$f" ] || die "kselftest-list.txt names $suite:$prog, but $selftests/$suite/$prog is missing"
 	! is_dynamic "$f" || die "$selftests/$suite/$prog is dynamically linked (build it with -static)"
 done <"$root/selftests/kselftest-list.txt"
+
+# Extra files (samples): copied over the root; no dynamically linked program.
+if [ -n "$extra" ]; then
+	[ -d "$extra" ] || die "--extra $extra: no such directory"
+	cp -a "$extra/." "$root/"
+	while IFS= read -r -d '' f; do
+		! is_dynamic "$f" || die "$f is dynamically linked (build it static)"
+	done < <(find "$extra" -type f -print0)
+fi
 
 mkdir -p "$(dirname "$out")"
 epoch=${SOURCE_DATE_EPOCH:-0}
