@@ -7,6 +7,7 @@
 #   acrn_rs.suites=a,b        suites to run, in this order (default: all of kselftest-list.txt)
 #   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
 #   acrn_rs.repeat=N          run the selected tests N times over (hunting flaky tests)
+#   acrn_rs.benches=a,b       bench mode: only these programs (default: every */*_bench)
 #   acrn_rs.demo=1            first launch the sample User VM (samples/dm + samples/guests)
 #
 # Test mode prints "acrn-rs-tests: begin", the TAP 13 stream of the kernel's kselftest runner
@@ -26,7 +27,7 @@ SELFTESTS=/selftests
 KMEMLEAK=/sys/kernel/debug/kmemleak
 DEFAULT_TIMEOUT=45
 
-mode=test suites= hsm=rust repeat=1 demo=0
+mode=test suites= hsm=rust repeat=1 demo=0 benches=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	acrn_rs.mode=*) mode=${arg#*=} ;;
@@ -34,6 +35,7 @@ for arg in $(cat /proc/cmdline); do
 	acrn_rs.hsm=*) hsm=${arg#*=} ;;
 	acrn_rs.repeat=*) repeat=${arg#*=} ;;
 	acrn_rs.demo=*) demo=${arg#*=} ;;
+	acrn_rs.benches=*) benches=${arg#*=} ;;
 	esac
 done
 case "$hsm" in
@@ -142,6 +144,10 @@ run_benches() {
 	echo "acrn-rs-bench: begin"
 	for b in "$SELFTESTS"/*/*_bench; do
 		[ -x "$b" ] || continue
+		case ",${benches:-$(basename "$b")}," in
+		*",$(basename "$b"),"*) ;;
+		*) continue ;;
+		esac
 		(cd "$(dirname "$b")" && "./$(basename "$b")") 2>&1 || echo "acrn-rs-bench: $b failed"
 	done
 	echo "acrn-rs-bench: end"
