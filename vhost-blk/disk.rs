@@ -8,7 +8,12 @@ use kernel::{error::from_err_ptr, prelude::*};
 
 // `struct file` is passed as an opaque pointer: only the C side looks inside.
 extern "C" {
-    fn vhost_blk_rs_get_file(fd: i32, capacity: *mut u64, writable: *mut bool) -> *mut c_void;
+    fn vhost_blk_rs_get_file(
+        fd: i32,
+        capacity: *mut u64,
+        writable: *mut bool,
+        fallocate: *mut bool,
+    ) -> *mut c_void;
     fn vhost_blk_rs_put_file(file: *mut c_void);
     fn vhost_blk_rs_fsync(file: *mut c_void) -> i32;
     fn vhost_blk_rs_discard(file: *mut c_void, pos: u64, len: u64) -> i32;
@@ -27,6 +32,9 @@ pub(crate) struct Disk {
     pub(crate) capacity: u64,
     /// Opened for writing.
     pub(crate) writable: bool,
+    /// Can discard and write zeroes (writable, and a block device or a file system with
+    /// fallocate).
+    pub(crate) fallocate: bool,
 }
 
 // SAFETY: A file reference may be used and dropped from any thread.
@@ -47,16 +55,18 @@ impl Disk {
     /// The disk open as `fd` in the current process: `EBADF` if not open or not readable,
     /// `EINVAL` unless a regular file or a block device.
     pub(crate) fn from_fd(fd: i32) -> Result<Self> {
-        let (mut capacity, mut writable) = (0u64, false);
+        let (mut capacity, mut writable, mut fallocate) = (0u64, false, false);
         // SAFETY: Any fd is fine; the outputs are valid for writes. Returns a file or an
         // ERR_PTR.
-        let file =
-            from_err_ptr(unsafe { vhost_blk_rs_get_file(fd, &mut capacity, &mut writable) })?;
+        let file = from_err_ptr(unsafe {
+            vhost_blk_rs_get_file(fd, &mut capacity, &mut writable, &mut fallocate)
+        })?;
         // INVARIANT: the lookup succeeded and took a reference.
         Ok(Self {
             file: NonNull::new(file).ok_or(EBADF)?,
             capacity,
             writable,
+            fallocate,
         })
     }
 

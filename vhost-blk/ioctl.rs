@@ -14,11 +14,11 @@ use crate::{
 };
 use kernel::{c_str, prelude::*, sync::Arc};
 
-/// The virtio features offered (`VHOST_GET_FEATURES`): the ring features vhost offers, and
-/// the request types served: flush, discard and write zeroes (a disk that turns out not to
-/// support the last two answers them with `VIRTIO_BLK_S_UNSUPP`), several queues. The
-/// configuration-space features (`SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`, `RO`...) are the device
-/// model's. No dirty logging, IOTLB or packed rings.
+/// The virtio features offered (`VHOST_GET_FEATURES`) without a disk: the ring features vhost
+/// offers, and the request types served: flush, discard and write zeroes, several queues.
+/// With a disk attached, [`offered`] adapts them to it. The configuration-space features
+/// (`SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`...) are the device model's. No dirty logging, IOTLB
+/// or packed rings.
 pub(crate) const FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
     | (1 << VIRTIO_RING_F_INDIRECT_DESC)
     | (1 << VIRTIO_RING_F_EVENT_IDX)
@@ -29,12 +29,32 @@ pub(crate) const FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
     | (1 << VIRTIO_BLK_F_DISCARD)
     | (1 << VIRTIO_BLK_F_WRITE_ZEROES);
 
+/// The features offered with `disk` attached: without discard and write zeroes if it can
+/// not do them (read-only, or a file system without fallocate), with `VIRTIO_BLK_F_RO` if
+/// it is read-only.
+pub(crate) fn offered(disk: Option<&Disk>) -> u64 {
+    let Some(disk) = disk else {
+        return FEATURES;
+    };
+    let mut f = FEATURES;
+    if !disk.fallocate {
+        f &= !((1 << VIRTIO_BLK_F_DISCARD) | (1 << VIRTIO_BLK_F_WRITE_ZEROES));
+    }
+    if !disk.writable {
+        f |= 1 << VIRTIO_BLK_F_RO;
+    }
+    f
+}
+
 /// Handles one ioctl.
 pub(crate) fn dispatch(blk: &VhostBlk, arg: IoctlArg) -> Result {
     match arg.cmd() {
-        VHOST_GET_FEATURES => arg.write(&FEATURES),
+        VHOST_GET_FEATURES => {
+            let f = offered(blk.dev.lock().disk.as_deref());
+            arg.write(&f)
+        }
         VHOST_SET_FEATURES => {
-            let features = read_features(&arg, FEATURES)?;
+            let features = read_features(&arg, FEATURES | (1 << VIRTIO_BLK_F_RO))?;
             let mut dev = blk.dev.lock();
             // As vhost: not while a disk is attached (the rings' layout may change).
             if dev.disk.is_some() {

@@ -27,7 +27,7 @@ MODULE_PARM_DESC(complete_inline,
 		 "every completion through the worker, as for a slow disk)");
 
 const char *vhost_blk_rs_node_name(void);
-void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable);
+void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable, bool *fallocate);
 void vhost_blk_rs_put_file(void *file);
 int vhost_blk_rs_fsync(void *file);
 int vhost_blk_rs_discard(void *file, u64 pos, u64 len);
@@ -50,9 +50,10 @@ const char *vhost_blk_rs_node_name(void)
 /*
  * The file open as @fd, with a reference: a regular file or a block device, readable
  * (-EBADF otherwise, -EINVAL for other kinds of file). *capacity is its size in bytes now,
- * *writable whether it was opened for writing.
+ * *writable whether it was opened for writing, *fallocate whether it can discard and write
+ * zeroes (block devices always can, see below; files if their file system has fallocate).
  */
-void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable)
+void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable, bool *fallocate)
 {
 	struct file *file = fget(fd);
 	umode_t mode;
@@ -73,6 +74,7 @@ void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable)
 		return ERR_PTR(-EBADF);
 	}
 	*writable = (file->f_mode & FMODE_WRITE) && file->f_op->write_iter;
+	*fallocate = *writable && (S_ISBLK(mode) || file->f_op->fallocate);
 	return file;
 }
 

@@ -573,14 +573,21 @@ TEST_F(blk, discard_write_zeroes)
 	}
 }
 
-/* Requests the disk can not serve complete with IOERR; the queue goes on. */
+/*
+ * Requests the disk can not serve complete with IOERR; the queue goes on. The features
+ * offered follow the disk: a read-only one has RO and neither discard nor write zeroes.
+ */
 TEST_F(blk, io_errors)
 {
+	const uint64_t dz = (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 	struct dvq *q = &self->q[0];
 	uint8_t *d = blk_data(&self->g, 8192);
-	uint64_t last = DISK_SIZE / 512;
+	uint64_t last = DISK_SIZE / 512, f;
 
 	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &f));
+	EXPECT_EQ(dz, f & dz);
+	EXPECT_EQ(0, f & (1ULL << VIRTIO_BLK_F_RO));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR, do_req(self, q, VIRTIO_BLK_T_IN, last, d, 512, 1, 0, NULL));
 	EXPECT_EQ(VIRTIO_BLK_S_IOERR,
 		  do_req(self, q, VIRTIO_BLK_T_OUT, last - 1, d, 1024, 1, 0, NULL));
@@ -596,6 +603,9 @@ TEST_F(blk, io_errors)
 		ASSERT_LE(0, ro);
 		ASSERT_EQ(0, blk_set_backend(self->fd, ro));
 		close(ro);
+		ASSERT_EQ(0, ioctl(self->fd, VHOST_GET_FEATURES, &f));
+		EXPECT_EQ(0, f & dz);
+		EXPECT_NE(0, f & (1ULL << VIRTIO_BLK_F_RO));
 		EXPECT_EQ(VIRTIO_BLK_S_IOERR,
 			  do_req(self, q, VIRTIO_BLK_T_OUT, 0, d, 512, 1, 0, NULL));
 		EXPECT_EQ(VIRTIO_BLK_S_OK, do_req(self, q, VIRTIO_BLK_T_IN, 0, d, 512, 1, 0, NULL));

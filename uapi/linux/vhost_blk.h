@@ -5,8 +5,8 @@
  * Everything else is the standard vhost uapi of <linux/vhost.h> (owner, memory table,
  * vrings, features); the requests on the rings are virtio-blk's (<linux/virtio_blk.h>).
  *
- * VHOST_BLK_SET_BACKEND follows the published vhost-blk patch series ("vhost-blk: in-kernel
- * accelerator for virtio-blk guests", 2022): number 0x50, argument struct vhost_vring_file.
+ * VHOST_BLK_SET_BACKEND follows the uapi header of the published vhost-blk patch series
+ * (none merged): number 0x50, argument struct vhost_vring_file.
  * The fd (a regular file or a block device, opened for reading, and for writing unless the
  * disk is read-only) becomes the backend of every virtqueue whose size is set; fd -1
  * detaches it, after the requests in flight have completed. The index is not used: a disk
