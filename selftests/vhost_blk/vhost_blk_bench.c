@@ -9,7 +9,9 @@
  * ratio=...": medians of RUNS runs of SECS seconds, alternating; then the same with a
  * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference).
  */
+#include <dirent.h>
 #include <linux/io_uring.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -261,6 +263,59 @@ static double vblk_run(struct vblk *v, int write, int qd, int poll)
 	return done / (t - t0);
 }
 
+/* The stat file of our device's worker thread ("vhost-blk-rs-<our pid>"), or "". */
+static char worker_stat[300];
+
+static void find_worker(void)
+{
+	char want[32], path[300], comm[64];
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	/* A task name is at most 15 characters. */
+	snprintf(want, 16, "vhost-blk-rs-%d", getpid());
+	strcat(want, "\n");
+	while (d && (e = readdir(d))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			snprintf(worker_stat, sizeof(worker_stat), "/proc/%s/stat", e->d_name);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* CPU seconds of the worker thread (utime + stime), 0 if unknown. */
+static double worker_cpu(void)
+{
+	unsigned long ut = 0, st = 0;
+	char buf[1024], *p;
+	FILE *f = worker_stat[0] ? fopen(worker_stat, "r") : NULL;
+
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* After "pid (comm)": state and 10 fields, then utime and stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -282,6 +337,7 @@ int main(void)
 		perror("vhost_blk_bench: setup");
 		return 1;
 	}
+	find_worker();
 	/* The call eventfd blocks: the harness sleeps until the device interrupts. */
 	{
 		int fl = fcntl(v.q.call, F_GETFL);
@@ -296,12 +352,17 @@ int main(void)
 			return 1;
 	for (int i = 0; i < 8; i++) {
 		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, poll = i / 4;
-		double ours[RUNS], ref[RUNS];
+		double ours[RUNS], ref[RUNS], wcpu = 0, dcpu = 0, wall = 0;
 		char name[64];
 
 		{
 			for (int r = 0; r < RUNS; r++) {
+				double w0 = worker_cpu(), d0 = self_cpu(), t0 = now();
+
 				ours[r] = vblk_run(&v, write, qd, poll);
+				wall += now() - t0;
+				wcpu += worker_cpu() - w0;
+				dcpu += self_cpu() - d0;
 				ref[r] = uring_run(disk, write, qd, bufs);
 				if (ours[r] < 0 || ref[r] < 0) {
 					fprintf(stderr, "vhost_blk_bench: run failed\n");
@@ -312,6 +373,9 @@ int main(void)
 			qsort(ref, RUNS, sizeof(double), cmp);
 			snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
 				 write ? "write" : "read", qd, poll ? "_polled" : "");
+			/* Where the time goes: how busy the worker and the driver were. */
+			printf("# %s: worker busy %.0f%%, driver busy %.0f%%\n", name,
+			       100 * wcpu / wall, 100 * dcpu / wall);
 			printf("bench %s ours=%.0f ref=%.0f ratio=%.2f\n", name, ours[RUNS / 2],
 			       ref[RUNS / 2], ours[RUNS / 2] / ref[RUNS / 2]);
 			fflush(stdout);
