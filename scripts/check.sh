@@ -7,7 +7,8 @@
 #   4. module build, selftest build, initramfs
 #   5. one QEMU/TCG boot of the Service VM running all selftest suites
 #   6. the hypervisor (build, lint) and two more boots: hypervisor + Service VM running the
-#      acrn_hsm and hypervisor suites, with the C acrn.ko (acrn_rs.hsm=c), then with ours
+#      acrn_hsm, hypervisor and dm suites, with the C acrn.ko (acrn_rs.hsm=c), then with ours;
+#      each first launches the sample User VM as `make run` does (acrn_rs.demo=1)
 #
 # A failed build or lint step counts as one failed test; passing build steps count nothing.
 # Logs go to build/results/<stage>.log, summaries to build/results/<stage>.summary.
@@ -48,6 +49,17 @@ run_tests() {
 	tail -n 1 "$RESULTS/$name.out" >"$RESULTS/$name.summary"
 	grep '^FAIL' "$RESULTS/$name.out" | sed 's/^/    /'
 	say "$name: $(cat "$RESULTS/$name.summary") ($((SECONDS - t0)) s)"
+}
+
+# expect_line NAME REGEX LOG: one test, passed if a line of LOG matches REGEX.
+expect_line() {
+	if grep -q "$2" "$3"; then
+		echo "1 passed, 0 failed" >"$RESULTS/$1.summary"
+		say "$1: 1 passed, 0 failed"
+	else
+		echo "0 passed, 1 failed" >"$RESULTS/$1.summary"
+		say "$1: FAILED: no line '$2' in $3"
+	fi
 }
 
 finish() {
@@ -92,8 +104,11 @@ if run_step hypervisor sh -c "make -s hypervisor BUILD='$BUILD' && cd hypervisor
 		run_tests "guest-hypervisor-$hsm-hsm" "guest --expect-end" scripts/qemu-run.sh \
 			--timeout 600 --hypervisor "$BUILD/acrn-hv.elf" \
 			--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \
-			--append "acrn_rs.hsm=$hsm acrn_rs.suites=acrn_hsm,hypervisor,dm" \
+			--append "acrn_rs.hsm=$hsm acrn_rs.suites=acrn_hsm,hypervisor,dm acrn_rs.demo=1" \
 			--log "$RESULTS/guest-hypervisor-$hsm-hsm-console.log"
+		# What `make run` does first (acrn_rs.demo=1): launch the sample User VM.
+		expect_line "run-demo-$hsm-hsm" '^acrn-rs-demo: the User VM ended with status 0[[:cntrl:]]\{0,1\}$' \
+			"$RESULTS/guest-hypervisor-$hsm-hsm-console.log"
 	done
 fi
 finish

@@ -5,41 +5,10 @@
  * CREATE_VM, bad pointers, non-zero reserved fields, bad memory segments, double CREATE_VM,
  * the requests forwarded to the hypervisor (devices, interrupts, PM) and the sysfs files.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <linux/types.h>
 
 #include "kselftest_harness.h"
-#include "acrn_rs_kmod.h"
-#include "selftests/hypervisor/acrn_hv.h"
-#include "linux/acrn.h"
-
-#define HSM_DEV "/dev/acrn_hsm"
-#define PAGE 4096ul
-#define BAD_PTR ((void *)8)
-
-static const char *hsm_module(void)
-{
-	const char *m = getenv("HSM_MODULE");
-
-	return m && *m ? m : "acrn";
-}
-
-static const char *other_module(void)
-{
-	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
-}
-
-static int err(int ret)
-{
-	return ret ? -errno : 0;
-}
+#include "hsm_vm.h"
 
 FIXTURE(vm) {
 	int fd;
@@ -58,9 +27,7 @@ FIXTURE_SETUP(vm)
 	SKIP_UNLESS_ACRN_RS();
 	if (getuid())
 		SKIP(return, "needs root");
-	if (kmod_loaded(other_module()))
-		ASSERT_EQ(0, kmod_unload(other_module()));
-	ret = kmod_ensure_loaded(hsm_module());
+	ret = hsm_load();
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	self->fd = open(HSM_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
@@ -154,7 +121,7 @@ TEST_F(vm, double_create)
 {
 	struct acrn_vm_creation cv = { 0 };
 
-	if (!strcmp(hsm_module(), "acrn"))
+	if (!hsm_is_ours())
 		SKIP(return, "acrn.ko loses the first VM (Documentation/hsm.rst)");
 	strcpy((char *)cv.uuid, "hsm-ioctl-2");
 	cv.ioreq_buf = (unsigned long)self->ioreq;
@@ -230,12 +197,12 @@ TEST_F(vm, sysfs_remove_cpu)
 	ASSERT_LE(0, fd);
 	/* The Service VM has one possible CPU (nr_cpus=1): nothing can be removed. */
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_EQ(-EINVAL, err(pwrite(fd, bad[i], strlen(bad[i]), 0) < 0))
+		EXPECT_EQ(-EINVAL, err((int)pwrite(fd, bad[i], strlen(bad[i]), 0)))
 			TH_LOG("%s", bad[i]);
 	}
 	close(fd);
 	/* ACRN's own kernel called it offline_cpu; upstream acrn.ko has only remove_cpu. */
-	if (strcmp(hsm_module(), "acrn"))
+	if (hsm_is_ours())
 		EXPECT_EQ(0, stat("/sys/class/misc/acrn_hsm/offline_cpu", &st));
 }
 

@@ -13,71 +13,14 @@
  * pinned with FOLL_PIN right now, after vm/stat_refresh); VMs, regions and ioreq buffers with the hypervisor's own
  * counters (acrn-rs debug CPUID leaf).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
-#include <unistd.h>
-#include <linux/types.h>
 
 #include "kselftest_harness.h"
-#include "acrn_rs_kmod.h"
-#include "selftests/hypervisor/acrn_hv.h"
-#include "linux/acrn.h"
+#include "hsm_vm.h"
 
-#define HSM_DEV "/dev/acrn_hsm"
-#define PAGE 4096ul
 #define RAM_PAGES 256ul
 #define RELOADS 10
-
-static const char *hsm_module(void)
-{
-	const char *m = getenv("HSM_MODULE");
-
-	return m && *m ? m : "acrn";
-}
-
-static const char *other_module(void)
-{
-	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
-}
-
-/*
- * Pages pinned with FOLL_PIN in the whole system right now, or -1. The counters are per-CPU
- * with deferred folding: writing vm/stat_refresh folds them first.
- */
-static long pinned_pages(void)
-{
-	long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (write(fd, "1", 1) != 1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
 
 /*
  * A DM: opens the HSM, creates a VM with RAM_PAGES of guest RAM at GPA 0 (and the ioreq
@@ -126,13 +69,11 @@ FIXTURE_SETUP(teardown)
 	SKIP_UNLESS_ACRN_RS();
 	if (getuid())
 		SKIP(return, "needs root");
-	if (kmod_loaded(other_module()))
-		ASSERT_EQ(0, kmod_unload(other_module()));
-	ret = kmod_ensure_loaded(hsm_module());
+	ret = hsm_load();
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");
-	self->pins = pinned_pages();
+	self->pins = hsm_pinned_pages();
 	ASSERT_LE(0, self->pins) TH_LOG("no vm/stat_refresh or nr_foll_pin_* in /proc/vmstat");
 }
 
@@ -146,7 +87,7 @@ FIXTURE_TEARDOWN(teardown)
 	EXPECT_EQ(0u, after.vms);
 	EXPECT_EQ(0u, after.regions);
 	EXPECT_EQ(0u, after.ioreq_bufs);
-	EXPECT_EQ(self->pins, pinned_pages()) TH_LOG("pages left pinned");
+	EXPECT_EQ(self->pins, hsm_pinned_pages()) TH_LOG("pages left pinned");
 	kmod_unload(hsm_module());
 }
 
@@ -176,14 +117,14 @@ static void kill_dm(struct __test_metadata *_metadata, FIXTURE_DATA(teardown) *s
 	ASSERT_EQ(1, ok) TH_LOG("the DM could not set up its VM");
 	hv_counters(&h);
 	EXPECT_EQ(1u, h.vms);
-	EXPECT_EQ(self->pins + 1 + (long)RAM_PAGES, pinned_pages());
+	EXPECT_EQ(self->pins + 1 + (long)RAM_PAGES, hsm_pinned_pages());
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	/* The file was released in the DM's exit, before waitpid returned. */
 	hv_counters(&h);
 	EXPECT_EQ(0u, h.vms) TH_LOG("the killed DM's VM is still in the hypervisor");
-	EXPECT_EQ(self->pins, pinned_pages()) TH_LOG("the killed DM's pages are still pinned");
+	EXPECT_EQ(self->pins, hsm_pinned_pages()) TH_LOG("the killed DM's pages are still pinned");
 }
 
 /*
@@ -192,7 +133,7 @@ static void kill_dm(struct __test_metadata *_metadata, FIXTURE_DATA(teardown) *s
  * would spoil every later test of the boot (Documentation/hsm.rst).
  */
 #define SKIP_IF_C_HSM() do {								\
-	if (!strcmp(hsm_module(), "acrn"))						\
+	if (!hsm_is_ours())								\
 		SKIP(return, "acrn.ko leaks the VM of a killed DM (Documentation/hsm.rst)"); \
 } while (0)
 

@@ -21,23 +21,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "acrn_rs_kmod.h"
-#include "selftests/hypervisor/acrn_hv.h"
+#include "selftests/acrn_hsm/hsm_vm.h"
 
 #define DM "/usr/bin/acrn-dm-rs"
 #define GUESTS "/usr/share/acrn-rs"
-
-static const char *hsm_module(void)
-{
-	const char *m = getenv("HSM_MODULE");
-
-	return m && *m ? m : "acrn";
-}
-
-static const char *other_module(void)
-{
-	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
-}
 
 struct run {
 	int status;		/* exit status, or 128 + signal that killed the DM */
@@ -96,9 +83,7 @@ FIXTURE_SETUP(dm)
 	if (getuid())
 		SKIP(return, "needs root");
 	ASSERT_EQ(0, access(DM, X_OK)) TH_LOG("%s missing from the initramfs", DM);
-	if (kmod_loaded(other_module()))
-		ASSERT_EQ(0, kmod_unload(other_module()));
-	ret = kmod_ensure_loaded(hsm_module());
+	ret = hsm_load();
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");
