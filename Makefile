@@ -14,6 +14,8 @@
 #   make run [HV=0]               boot the stack in QEMU: our hypervisor, the Service VM with
 #                                 our modules, a shell on its console (HV=0: no hypervisor)
 #   make install                  install the modules (INSTALL_MOD_PATH honoured)
+#   make dkms [KVER=...]          install the module sources for DKMS (/usr/src/acrn-rs-<v>),
+#                                 build and install them for KVER (default: the running kernel)
 #   make bench                    ours against the C references, release kernel, one boot
 #
 # KDIR may name any Rust-enabled Linux 6.12 build tree; by default it is the cached test
@@ -56,6 +58,9 @@ modules: $(KERNEL_DEP)
 
 install: modules
 	$(KMAKE) modules_install
+
+dkms:
+	scripts/dkms.sh install $(KVER)
 
 selftests: $(KERNEL_DEP)
 	rm -rf $(BUILD)/selftests
@@ -101,4 +106,4 @@ clean:
 	-$(KMAKE) clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps kernel modules install selftests samples initramfs hypervisor check selftest run clean
+.PHONY: all deps kernel modules install dkms selftests samples initramfs hypervisor check selftest run clean

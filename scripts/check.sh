@@ -4,7 +4,7 @@
 #   1. deps and the cached debug kernel (built on first use)
 #   2. host tests: `cargo test` of every host-testable Rust crate, the script unit tests
 #   3. lint: rustfmt and clippy (clippy runs on kernel code through the module build)
-#   4. module build, selftest build, initramfs
+#   4. module build (also through DKMS), selftest build, initramfs
 #   5. one QEMU/TCG boot of the Service VM running all selftest suites
 #   6. the hypervisor (build, lint) and two more boots: hypervisor + Service VM running the
 #      acrn_hsm, hypervisor and dm suites, with the C acrn.ko (acrn_rs.hsm=c), then with ours;
@@ -88,6 +88,8 @@ guest_ok=0
 run_step modules make -s modules KDIR="$KDIR" &&
 	run_step selftests make -s selftests KDIR="$KDIR" &&
 	run_step initramfs make -s initramfs KDIR="$KDIR" && guest_ok=1
+# The same modules built the way a distribution does: DKMS (dkms.conf), in a scratch tree.
+run_step dkms scripts/dkms.sh test "$KDIR"
 if [ $guest_ok = 1 ]; then
 	run_tests guest "guest --expect-end" scripts/qemu-run.sh --timeout 1500 \
 		--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/initramfs.cpio.gz" \

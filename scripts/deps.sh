@@ -12,7 +12,7 @@ APT_PKGS=(
 	linux-source-6.12
 	qemu-system-x86 busybox-static cpio
 	flex bison bc libelf-dev libssl-dev dwarves
-	make gcc libc6-dev python3 xz-utils kmod
+	make gcc libc6-dev python3 xz-utils kmod dkms
 )
 
 log() { printf 'deps: %s\n' "$*"; }
