@@ -14,6 +14,7 @@
 //! client's waiter. All of it runs in process context (mutexes).
 
 use crate::acrn::{IoRequest, ACRN_IOREQ_TYPE_MMIO, ACRN_IOREQ_TYPE_PORTIO};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
@@ -78,6 +79,8 @@ pub(crate) struct Client {
     handler: Option<Arc<dyn IoreqHandler>>,
     #[pin]
     state: Mutex<ClientState>,
+    /// Number of ranges, readable without the lock (the dispatcher skips clients with none).
+    nranges: AtomicUsize,
     /// Signalled when a request arrives or the client is being destroyed.
     #[pin]
     wait: CondVar,
@@ -95,6 +98,7 @@ impl Client {
                     ranges: KVec::new(),
                 }),
                 wait <- new_condvar!(),
+                nranges: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )
@@ -118,6 +122,7 @@ impl Client {
         }
         let mut state = self.state.lock();
         state.ranges.push(Range { ty, start, end }, GFP_KERNEL)?;
+        self.nranges.store(state.ranges.len(), Ordering::Release);
         Ok(())
     }
 
@@ -129,10 +134,15 @@ impl Client {
         if let Some(i) = state.ranges.iter().position(|r| *r == wanted) {
             swap_remove(&mut state.ranges, i);
         }
+        self.nranges.store(state.ranges.len(), Ordering::Release);
     }
 
     /// Whether one of the client's ranges holds an access of `size` bytes at `addr`.
     pub(crate) fn claims(&self, ty: u32, addr: u64, size: u64) -> bool {
+        // A range being added concurrently may or may not be seen, as with the lock.
+        if self.nranges.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         self.state
             .lock()
             .ranges
@@ -140,9 +150,16 @@ impl Client {
             .any(|r| r.holds(ty, addr, size))
     }
 
-    /// Records that the client holds the request of `vcpu` and wakes its waiter.
+    /// Records that the client holds the request of `vcpu`; [`Client::wake`] then tells its
+    /// waiter.
     pub(crate) fn mark(&self, vcpu: u16) {
         self.state.lock().pending |= 1 << vcpu;
+    }
+
+    /// Wakes the default client's waiter. Called with no lock held that the woken DM needs
+    /// next (on a single CPU it may run at once and would block on it, costing two more
+    /// context switches per request).
+    pub(crate) fn wake(&self) {
         self.wait.notify_all();
     }
 
@@ -164,6 +181,7 @@ impl Client {
         let ranges = {
             let mut state = self.state.lock();
             state.destroying = true;
+            self.nranges.store(0, Ordering::Release);
             core::mem::replace(&mut state.ranges, KVec::new())
         };
         drop(ranges);

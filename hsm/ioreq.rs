@@ -217,6 +217,9 @@ impl Ioreqs {
                 .store(ACRN_IOREQ_STATE_PROCESSING, Ordering::Release);
             client.mark(vcpu);
             drop(clients);
+            if client.is_default() {
+                client.wake();
+            }
             if let Some(handler) = client.handler() {
                 if handler.handle(vcpu, &mut req) == Completion::Now {
                     let _ = self.complete(&client, vcpu, &req);
@@ -285,7 +288,7 @@ impl Ioreqs {
     /// a default client; `EINVAL` for a vCPU out of range.
     pub(crate) fn notify_finish(&self, vcpu: u16) -> Result {
         let mut clients = self.clients.lock();
-        let Some(default) = clients.default.clone() else {
+        let Some(default) = &clients.default else {
             return Ok(());
         };
         if vcpu >= self.vcpu_num {
