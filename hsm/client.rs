@@ -14,7 +14,7 @@
 //! client's waiter. All of it runs in process context (mutexes).
 
 use crate::acrn::{IoRequest, ACRN_IOREQ_TYPE_MMIO, ACRN_IOREQ_TYPE_PORTIO};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use kernel::{
     new_condvar, new_mutex,
     prelude::*,
@@ -64,8 +64,6 @@ impl Range {
 
 /// The mutable state of a [`Client`].
 struct ClientState {
-    /// Bit `v` set: the client holds the request of vCPU `v` (C `ioreqs_map`).
-    pending: u32,
     /// The client is being destroyed: waiters leave with `ENODEV`.
     destroying: bool,
     /// The ranges the client claims.
@@ -81,6 +79,9 @@ pub(crate) struct Client {
     state: Mutex<ClientState>,
     /// Number of ranges, readable without the lock (the dispatcher skips clients with none).
     nranges: AtomicUsize,
+    /// Bit `v` set: the client holds the request of vCPU `v` (C `ioreqs_map`). Set under
+    /// `state` (for the waiter), cleared without it.
+    pending: AtomicU32,
     /// Signalled when a request arrives or the client is being destroyed.
     #[pin]
     wait: CondVar,
@@ -93,12 +94,12 @@ impl Client {
             pin_init!(Self {
                 handler,
                 state <- new_mutex!(ClientState {
-                    pending: 0,
                     destroying: false,
                     ranges: KVec::new(),
                 }),
                 wait <- new_condvar!(),
                 nranges: AtomicUsize::new(0),
+                pending: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )
@@ -153,7 +154,10 @@ impl Client {
     /// Records that the client holds the request of `vcpu`; [`Client::wake`] then tells its
     /// waiter.
     pub(crate) fn mark(&self, vcpu: u16) {
-        self.state.lock().pending |= 1 << vcpu;
+        // Under the lock: a waiter that saw no request is on the wait queue before it drops
+        // the lock, so `wake` finds it.
+        let _state = self.state.lock();
+        self.pending.fetch_or(1 << vcpu, Ordering::AcqRel);
     }
 
     /// Wakes the default client's waiter. Called with no lock held that the woken DM needs
@@ -165,15 +169,12 @@ impl Client {
 
     /// Forgets the request of `vcpu`; returns whether the client held it.
     pub(crate) fn take(&self, vcpu: u16) -> bool {
-        let mut state = self.state.lock();
-        let held = state.pending & (1 << vcpu) != 0;
-        state.pending &= !(1 << vcpu);
-        held
+        self.pending.fetch_and(!(1 << vcpu), Ordering::AcqRel) & (1 << vcpu) != 0
     }
 
     /// Whether the client holds any request.
     pub(crate) fn has_pending(&self) -> bool {
-        self.state.lock().pending != 0
+        self.pending.load(Ordering::Acquire) != 0
     }
 
     /// Marks the client as being destroyed, drops its ranges and wakes its waiter.
@@ -193,7 +194,7 @@ impl Client {
     /// `Ok` too, as in C, which ignores the result of `wait_event_interruptible`.
     pub(crate) fn wait(&self) -> Result {
         let mut state = self.state.lock();
-        while state.pending == 0 && !state.destroying {
+        while self.pending.load(Ordering::Acquire) == 0 && !state.destroying {
             if self.wait.wait_interruptible(&mut state) {
                 break;
             }

@@ -15,9 +15,12 @@
 //! only accessed through raw pointers: volatile copies for the request body and atomics for
 //! `processed`. Kernel handlers work on a private copy.
 //!
-//! Locking: `clients` (a mutex) guards the client set and every completion, and says whether
-//! the VM is alive: once `DESTROY_VM` starts, completions stop notifying the hypervisor (the VM
-//! id may be handed to a new VM) and are replayed if the hypervisor refuses the destroy.
+//! Locking: `clients` (a mutex) guards the client set. `notify` (a spinlock) is held across
+//! every completion and says whether the VM is alive: once `DESTROY_VM` starts, completions
+//! stop notifying the hypervisor (the VM id may be handed to a new VM) and are replayed if the
+//! hypervisor refuses the destroy. A spinlock, as in C: the notification lets the guest issue
+//! its next request at once, whose upcall must not find the DM preempted holding a lock the
+//! dispatcher needs (two more context switches per request).
 
 use crate::{
     acrn::{
@@ -34,7 +37,11 @@ use core::{
     ptr::{addr_of, addr_of_mut, NonNull},
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
-use kernel::{bindings, new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{
+    bindings, new_mutex, new_spinlock,
+    prelude::*,
+    sync::{Arc, Mutex, SpinLock},
+};
 
 /// PCI configuration address port.
 const PCI_CONF_ADDR: u64 = 0xcf8;
@@ -49,6 +56,10 @@ struct Clients {
     default: Option<Arc<Client>>,
     /// Kernel clients, oldest first (searched newest first, as C's `list_add` order).
     kernel: KVec<Arc<Client>>,
+}
+
+/// Completion state of a VM, behind [`Ioreqs::notify`].
+struct Notify {
     /// False from the start of `DESTROY_VM`: completions do not notify the hypervisor.
     alive: bool,
     /// vCPUs whose completion was not notified while `!alive`.
@@ -69,6 +80,8 @@ pub(crate) struct Ioreqs {
     slots: NonNull<IoRequest>,
     #[pin]
     clients: Mutex<Clients>,
+    #[pin]
+    notify: SpinLock<Notify>,
     /// `CLEAR_VM_IOREQ` in progress: the dispatcher completes requests at once.
     clearing: AtomicBool,
     /// Last value written to port 0xCF8 (only the dispatcher, one at a time, touches it).
@@ -101,6 +114,8 @@ impl Ioreqs {
                 clients <- new_mutex!(Clients {
                     default: None,
                     kernel: KVec::new(),
+                }),
+                notify <- new_spinlock!(Notify {
                     alive: true,
                     unnotified: 0,
                 }),
@@ -152,9 +167,10 @@ impl Ioreqs {
     }
 
     /// Marks `vcpu`'s request COMPLETE and notifies the hypervisor unless it polls (C
-    /// `ioreq_complete_request`). Called with `clients` locked.
-    fn complete_locked(&self, clients: &mut Clients, vcpu: u16) -> Result {
+    /// `ioreq_complete_request`). The caller has taken the request from its client.
+    fn finish(&self, vcpu: u16) -> Result {
         let slot = self.slot(vcpu);
+        let mut notify = self.notify.lock();
         // Read before COMPLETE is published: the hypervisor reuses the slot after that.
         // SAFETY: The slot is valid.
         let polling = unsafe { addr_of!((*slot).completion_polling).read_volatile() } != 0;
@@ -164,8 +180,8 @@ impl Ioreqs {
         if polling {
             return Ok(());
         }
-        if !clients.alive {
-            clients.unnotified |= 1 << vcpu;
+        if !notify.alive {
+            notify.unnotified |= 1 << vcpu;
             return Ok(());
         }
         hypercall::notify_request_finish(self.vmid, vcpu).inspect_err(|e| {
@@ -186,18 +202,18 @@ impl Ioreqs {
             if self.state(vcpu).load(Ordering::Acquire) != ACRN_IOREQ_STATE_PENDING {
                 continue;
             }
-            let mut clients = self.clients.lock();
             if self.clearing.load(Ordering::Acquire) {
-                let _ = self.complete_locked(&mut clients, vcpu);
+                let _ = self.finish(vcpu);
                 continue;
             }
             let mut req = self.read_slot(vcpu);
             let handled = self.pci_cf8_cfc(&mut req);
             self.write_back(vcpu, req.r#type, &req.reqs);
             if handled {
-                let _ = self.complete_locked(&mut clients, vcpu);
+                let _ = self.finish(vcpu);
                 continue;
             }
+            let clients = self.clients.lock();
             let Some(client) = find_client(&clients, &req) else {
                 pr_err!(
                     "VM {}: no client for the request of vCPU {}\n",
@@ -275,19 +291,18 @@ impl Ioreqs {
         if vcpu >= self.vcpu_num {
             return Err(EINVAL);
         }
-        let mut clients = self.clients.lock();
         if !client.take(vcpu) {
             return Err(ENOENT);
         }
         let ty = self.read_slot(vcpu).r#type;
         self.write_back(vcpu, ty, &req.reqs);
-        self.complete_locked(&mut clients, vcpu)
+        self.finish(vcpu)
     }
 
     /// `ACRN_IOCTL_NOTIFY_REQUEST_FINISH` (C `acrn_ioreq_request_default_complete`): 0 without
     /// a default client; `EINVAL` for a vCPU out of range.
     pub(crate) fn notify_finish(&self, vcpu: u16) -> Result {
-        let mut clients = self.clients.lock();
+        let clients = self.clients.lock();
         let Some(default) = &clients.default else {
             return Ok(());
         };
@@ -299,7 +314,8 @@ impl Ioreqs {
         if !default.take(vcpu) {
             return Ok(());
         }
-        self.complete_locked(&mut clients, vcpu)
+        drop(clients);
+        self.finish(vcpu)
     }
 
     /// `ACRN_IOCTL_CREATE_IOREQ_CLIENT`: `EEXIST` if the VM has a default client.
@@ -335,7 +351,7 @@ impl Ioreqs {
             return Err(EINVAL);
         }
         let mut clients = self.clients.lock();
-        if !clients.alive {
+        if !self.notify.lock().alive {
             return Err(ENODEV);
         }
         clients.kernel.push(client, GFP_KERNEL)?;
@@ -373,25 +389,24 @@ impl Ioreqs {
             // SAFETY: Sleeping is allowed here (ioctl context, no lock held).
             unsafe { bindings::msleep(10) };
         }
-        let mut clients = self.clients.lock();
-        if let Some(default) = clients.default.clone() {
+        let default = self.clients.lock().default.clone();
+        if let Some(default) = default {
             for vcpu in 0..self.vcpu_num {
                 if default.take(vcpu) {
-                    let _ = self.complete_locked(&mut clients, vcpu);
+                    let _ = self.finish(vcpu);
                 }
             }
         }
-        drop(clients);
         self.clearing.store(false, Ordering::Release);
     }
 
     /// Stops (`false`) or resumes (`true`) completion notifications around `HC_DESTROY_VM`;
     /// resuming notifies the completions made meanwhile.
     pub(crate) fn set_alive(&self, alive: bool) {
-        let mut clients = self.clients.lock();
-        clients.alive = alive;
+        let mut notify = self.notify.lock();
+        notify.alive = alive;
         if alive {
-            let missed = core::mem::replace(&mut clients.unnotified, 0);
+            let missed = core::mem::replace(&mut notify.unnotified, 0);
             for vcpu in (0..self.vcpu_num).filter(|v| missed & (1 << v) != 0) {
                 let _ = hypercall::notify_request_finish(self.vmid, vcpu);
             }
@@ -403,7 +418,7 @@ impl Ioreqs {
         let _paused = upcall::Paused::new();
         let (default, kernel) = {
             let mut clients = self.clients.lock();
-            clients.alive = false;
+            self.notify.lock().alive = false;
             (
                 clients.default.take(),
                 core::mem::replace(&mut clients.kernel, KVec::new()),
