@@ -9,7 +9,9 @@
 #include <linux/kthread.h>
 #include <linux/miscdevice.h>
 #include <linux/poll.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -285,6 +287,31 @@ void acrn_rs_worker_destroy(void *worker)
 	kthread_stop(w->task);
 	mmput(w->mm);
 	kfree(w);
+}
+
+/* A clock for busy-poll windows, in nanoseconds (cheap; only compared on one CPU). */
+u64 acrn_rs_clock_ns(void)
+{
+	return local_clock();
+}
+
+/*
+ * Whether a busy-poll by the current task may go on until @end (acrn_rs_clock_ns()):
+ * nothing else wants this CPU (need_resched), no signal is pending, the time is not up,
+ * and, in a worker thread, no run is requested (a kick or a completion: the caller should
+ * return so that the worker serves it). vhost's vhost_can_busy_poll() and
+ * vhost_vq_has_work().
+ */
+bool acrn_rs_worker_may_poll(u64 end)
+{
+	struct acrn_rs_worker *w;
+
+	if (need_resched() || signal_pending(current) || local_clock() >= end)
+		return false;
+	if (!(current->flags & PF_KTHREAD) || kthread_func(current) != acrn_rs_worker_fn)
+		return true;
+	w = kthread_data(current);
+	return !test_bit(0, &w->pending);
 }
 
 /* ---------------------------------------------------------------- user memory */

@@ -27,6 +27,8 @@ void *acrn_rs_worker_create(const char *name, bool (*run)(void *data), void *dat
 void acrn_rs_worker_wake(void *worker);
 void acrn_rs_worker_flush(void *worker);
 void acrn_rs_worker_destroy(void *worker);
+u64 acrn_rs_clock_ns(void);
+bool acrn_rs_worker_may_poll(u64 end);
 
 void *acrn_rs_current_mm(void);
 bool acrn_rs_access_ok(u64 addr, u64 size);

@@ -6,6 +6,8 @@
 //! [`Worker::wake`] may be called from any context, atomic included (e.g. a [`PollHook`]
 //! callback); wakes that arrive while the handler is pending or running coalesce into one
 //! more run. [`Worker::flush`] waits until every run requested before it has finished.
+//! A handler may busy-poll for a bounded time ([`BusyPoll`]) before it lets the worker
+//! sleep.
 //!
 //! [`PollHook`]: super::eventfd::PollHook
 
@@ -35,6 +37,38 @@ extern "C" {
     fn acrn_rs_worker_wake(worker: *mut c_void);
     fn acrn_rs_worker_flush(worker: *mut c_void);
     fn acrn_rs_worker_destroy(worker: *mut c_void);
+    fn acrn_rs_clock_ns() -> u64;
+    fn acrn_rs_worker_may_poll(end: u64) -> bool;
+}
+
+/// A bounded busy-poll window (vhost's `busyloop_timeout`): a handler that found its queue
+/// empty may keep looking for new work for a while instead of going to sleep at once, so
+/// that the other side need not wake it. The window closes when its time is up, when
+/// another task wants the CPU, on a signal, or when the worker is asked for another run
+/// (a kick on another queue, a completion): polling never delays other work for long.
+pub(crate) struct BusyPoll {
+    end: u64,
+}
+
+impl BusyPoll {
+    /// A window of `ns` nanoseconds from now.
+    pub(crate) fn new(ns: u64) -> Self {
+        // SAFETY: Reads a clock; no preconditions.
+        let now = unsafe { acrn_rs_clock_ns() };
+        Self {
+            end: now.saturating_add(ns),
+        }
+    }
+
+    /// Whether polling may go on; relaxes the CPU between polls.
+    pub(crate) fn may_poll(&self) -> bool {
+        // SAFETY: Only reads the current task's state and the clock.
+        let ok = unsafe { acrn_rs_worker_may_poll(self.end) };
+        if ok {
+            core::hint::spin_loop();
+        }
+        ok
+    }
 }
 
 /// A worker thread running a [`WorkHandler`] in the creating process's address space.

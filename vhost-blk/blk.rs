@@ -6,6 +6,10 @@
 //! written and go to the used ring in batches, and the guest is interrupted once per batch
 //! unless it suppressed that (`VIRTIO_RING_F_EVENT_IDX` or `VRING_AVAIL_F_NO_INTERRUPT`).
 //!
+//! With the module parameter `poll_us` set, a queue that runs empty is first busy-polled
+//! for that long (its completions published first), so that a busy driver's requests are
+//! picked up without a kick and a worker wakeup; only then are kicks enabled again.
+//!
 //! A run takes at most [`WEIGHT`] requests per queue, then asks the worker to run again, so
 //! one busy queue can not starve the others. A malformed chain breaks its queue and
 //! signals the error eventfd (vhost's `vq_err`); a request the disk can not serve (bad
@@ -16,7 +20,7 @@ use crate::{
     device::Vq,
     disk::Disk,
     io::{Io, Submitted},
-    kext::worker::{WorkHandler, Worker},
+    kext::worker::{BusyPoll, WorkHandler, Worker},
     request::{clear, Mem, Request, Segments, MAX_IOV},
     uapi::*,
     vhost::owner::OwnerAccess,
@@ -30,6 +34,10 @@ pub(crate) const WEIGHT: usize = 256;
 /// Completed requests returned to the used ring in one update: small, so that the driver
 /// can queue more while the rest of a batch is served.
 const USED_BATCH: usize = 16;
+
+extern "C" {
+    fn vhost_blk_rs_poll_ns() -> u64;
+}
 
 /// A request in flight: what its completion needs.
 #[derive(Clone, Copy, Default)]
@@ -314,6 +322,29 @@ fn ranges(
     Ok(VIRTIO_BLK_S_OK)
 }
 
+/// The busy-poll window (`poll_us`) of a queue that ran empty: publishes the completed
+/// requests, then watches the avail ring, notifications still disabled. Returns whether
+/// requests arrived (or the ring could not be read: the caller's next pop reports it).
+fn busy_poll(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
+    // SAFETY: Reads a module parameter; no preconditions.
+    let ns = unsafe { vhost_blk_rs_poll_ns() };
+    if ns == 0 {
+        return false;
+    }
+    reap(q, mem, scratch);
+    flush_used(q, mem, scratch);
+    if q.ring.is_broken() {
+        return false;
+    }
+    let poll = BusyPoll::new(ns);
+    while poll.may_poll() {
+        if !q.ring.avail_empty(mem) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Serves queue `q`: completes finished I/O, starts what the guest queued. Returns whether
 /// work is left.
 pub(crate) fn handle_queue(q: &mut Vq) -> bool {
@@ -334,18 +365,23 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
     loop {
         let mut chain = match q.ring.pop_chain(&mem) {
             Ok(Some(chain)) => chain,
-            Ok(None) => match q.ring.enable_notification(&mem) {
-                // Requests slipped in while enabling: no kick will come for them.
-                Ok(true) => {
-                    let _ = q.ring.disable_notification(&mem);
+            Ok(None) => {
+                if busy_poll(q, &mem, &mut scratch) {
                     continue;
                 }
-                Ok(false) => break,
-                Err(e) => {
-                    q.queue_error(e);
-                    break;
+                match q.ring.enable_notification(&mem) {
+                    // Requests slipped in while enabling: no kick will come for them.
+                    Ok(true) => {
+                        let _ = q.ring.disable_notification(&mem);
+                        continue;
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        q.queue_error(e);
+                        break;
+                    }
                 }
-            },
+            }
             Err(e) => {
                 q.queue_error(e);
                 break;

@@ -26,7 +26,28 @@ MODULE_PARM_DESC(complete_inline,
 		 "take results of I/O completed during submission directly (default 1; 0 sends "
 		 "every completion through the worker, as for a slow disk)");
 
+/* Longest busy-poll window: a poll holds the queue lock, which the ioctls also take. */
+#define POLL_US_MAX 10000
+
+static int poll_us_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, POLL_US_MAX);
+}
+
+static const struct kernel_param_ops poll_us_ops = {
+	.set = poll_us_set,
+	.get = param_get_uint,
+};
+
+static unsigned int poll_us;
+module_param_cb(poll_us, &poll_us_ops, &poll_us, 0644);
+MODULE_PARM_DESC(poll_us,
+		 "busy-poll window in microseconds: after a queue runs empty, the worker keeps "
+		 "polling it that long before it asks for kicks and sleeps (default 0: off; "
+		 "at most 10000)");
+
 const char *vhost_blk_rs_node_name(void);
+u64 vhost_blk_rs_poll_ns(void);
 void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable, bool *fallocate);
 void vhost_blk_rs_put_file(void *file);
 int vhost_blk_rs_fsync(void *file);
@@ -43,6 +64,12 @@ u32 vhost_blk_rs_io_reap(void *io, u32 *tags, long *rets, u32 max);
 const char *vhost_blk_rs_node_name(void)
 {
 	return node_name;
+}
+
+/* The busy-poll window (module parameter poll_us), in nanoseconds; 0: off. */
+u64 vhost_blk_rs_poll_ns(void)
+{
+	return (u64)READ_ONCE(poll_us) * NSEC_PER_USEC;
 }
 
 /* ---------------------------------------------------------------- backend */

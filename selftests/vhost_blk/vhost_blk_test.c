@@ -4,7 +4,8 @@
  * driver (rings and buffers in its own memory) and the device model (ioctls), with two
  * backends (fixture variants): a file on tmpfs and /dev/ram0 (brd) opened with O_DIRECT,
  * the latter also with complete_inline=0, so that every completion takes the asynchronous
- * path (completion list, worker wake, reap) that a slow disk takes.
+ * path (completion list, worker wake, reap) that a slow disk takes, and both again with the
+ * worker's busy-poll window on (poll_us=50).
  *
  * Control plane: owner rules, features, ring and backend ioctls in the wrong order, bad
  * fds, bad ring sizes, each with its errno. Data plane: data written and read back intact
@@ -38,6 +39,7 @@ FIXTURE(blk) {
 FIXTURE_VARIANT(blk) {
 	int ram;
 	int deferred;	/* complete_inline=0: every completion goes through the worker */
+	const char *poll_us;	/* busy-poll window of the worker, in microseconds */
 	const char *id;
 };
 
@@ -57,7 +59,50 @@ FIXTURE_VARIANT_ADD(blk, ram_deferred) {
 	.id = "ram0",
 };
 
+FIXTURE_VARIANT_ADD(blk, file_polled) {
+	.ram = 0,
+	.id = "vblk.img",
+	.poll_us = "50",
+};
+
+FIXTURE_VARIANT_ADD(blk, ram_polled) {
+	.ram = 1,
+	.id = "ram0",
+	.poll_us = "50",
+};
+
 #define COMPLETE_INLINE "/sys/module/" BLK_MODULE "/parameters/complete_inline"
+#define POLL_US "/sys/module/" BLK_MODULE "/parameters/poll_us"
+
+/* Writes module parameter @path; -1 with errno on an error. */
+static int set_param(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = -1, err;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
+		ret = 0;
+	err = errno;
+	close(fd);
+	errno = err;
+	return ret;
+}
+
+/* Reads module parameter @path into @buf (newline dropped); -1 on an error. */
+static int get_param(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
 
 static int set_complete_inline(int on)
 {
@@ -85,6 +130,7 @@ FIXTURE_SETUP(blk)
 		SKIP(return, "needs root");
 	ASSERT_EQ(0, system("modprobe " BLK_MODULE));
 	ASSERT_EQ(0, set_complete_inline(!variant->deferred));
+	ASSERT_EQ(0, set_param(POLL_US, variant->poll_us ? variant->poll_us : "0"));
 	self->fd = open(BLK_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", BLK_DEV, strerror(errno));
 	self->disk = open_disk(variant, O_RDWR);
@@ -108,6 +154,7 @@ FIXTURE_TEARDOWN(blk)
 	if (!variant->ram)
 		unlink("/tmp/vblk.img");
 	set_complete_inline(1);
+	set_param(POLL_US, "0");
 }
 
 /* Owner, features, memory table, @nq rings of @num entries, the disk. */
@@ -513,6 +560,58 @@ TEST_F(blk, event_idx)
 		ASSERT_EQ(VIRTIO_BLK_S_OK, do_req(self, q, VIRTIO_BLK_T_IN, 0, d, 512, 1, 0, NULL));
 		EXPECT_EQ(1, efd_count(q->call, 1000));
 	}
+}
+
+/* avail_event (in the used ring after its entries): where the device wants a kick. */
+static uint16_t avail_event(struct dvq *q)
+{
+	return __atomic_load_n((uint16_t *)&q->used->ring[q->num], __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The busy-poll window (poll_us): values above 10000 are refused and leave it unchanged;
+ * a request queued without a kick while the worker polls after a completion is served
+ * (without the window it never is: kicks are enabled again before the completion is
+ * published); once the window is over, the device asks for kicks again.
+ */
+TEST_F(blk, busy_poll)
+{
+	struct dvq *q = &self->q[0];
+	uint8_t *d = blk_data(&self->g, 512);
+	char buf[32];
+	int unkicked = 0;
+
+	ASSERT_EQ(-1, set_param(POLL_US, "10001"));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, get_param(POLL_US, buf, sizeof(buf)));
+	EXPECT_STREQ(variant->poll_us ? variant->poll_us : "0", buf);
+	ASSERT_EQ(0, set_param(POLL_US, "10000"));
+	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	for (int i = 0; i < 20; i++) {
+		struct blk_req *r = guest_alloc(&self->g, sizeof(*r));
+		uint32_t id, len;
+		int head;
+
+		ASSERT_EQ(VIRTIO_BLK_S_OK, do_req(self, q, VIRTIO_BLK_T_IN, i, d, 512, 1, 0, NULL));
+		/* At once, without a kick: the worker should still be polling. */
+		head = blk_add(q, &self->g, r, VIRTIO_BLK_T_IN, i, d, 512, 1, 0);
+		if (dvq_get_used(q, 200, &id, &len)) {
+			unkicked++;
+		} else {
+			/* The window was closed early (another task wanted the CPU). */
+			ASSERT_EQ(0, dvq_kick(q));
+			ASSERT_EQ(0, wait_used(q, &id, &len));
+		}
+		ASSERT_EQ((uint32_t)head, id);
+		ASSERT_EQ(VIRTIO_BLK_S_OK, r->status);
+	}
+	TH_LOG("%d of 20 requests served without a kick", unkicked);
+	EXPECT_LT(0, unkicked);
+	/* Long after the window: kicks are asked for again. */
+	usleep(500000);
+	EXPECT_EQ(q->avail_idx, avail_event(q));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, do_req(self, q, VIRTIO_BLK_T_IN, 0, d, 512, 1, 0, NULL));
+	ASSERT_EQ(0, set_param(POLL_US, "0"));
 }
 
 TEST_F(blk, flush_and_id)
