@@ -7,7 +7,9 @@
  * same I/O issued directly with io_uring (raw syscalls, O_DIRECT, waiting for completions
  * in io_uring_enter). Prints "bench vhost_blk_4k_rand<rw>_qd<n>_iops ours=... ref=...
  * ratio=...": medians of RUNS runs of SECS seconds, alternating; then the same with a
- * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference).
+ * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference),
+ * and with the sleeping driver again, the worker busy-polling for BUSYPOLL_US after its
+ * queue runs empty (module parameter poll_us; "_busypoll").
  */
 #include <dirent.h>
 #include <linux/io_uring.h>
@@ -23,6 +25,9 @@
 #define SPAN	(DISK_SIZE / BS)
 #define RING	256
 #define MAXQD	64
+/* The worker's busy-poll window of the "_busypoll" figures (TCG runs ~10x slower than a CPU). */
+#define BUSYPOLL_US	"200"
+#define POLL_US		"/sys/module/" BLK_MODULE "/parameters/poll_us"
 
 static double now(void)
 {
@@ -316,6 +321,17 @@ static double self_cpu(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Sets the worker's busy-poll window; -1 on an error. */
+static int set_poll_us(const char *us)
+{
+	int fd = open(POLL_US, O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && write(fd, us, strlen(us)) == (ssize_t)strlen(us);
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -350,11 +366,16 @@ int main(void)
 	for (uint64_t off = 0; off < DISK_SIZE; off += MAXQD * BS)
 		if (pwrite(disk, bufs, MAXQD * BS, off) != MAXQD * BS)
 			return 1;
-	for (int i = 0; i < 8; i++) {
-		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, poll = i / 4;
+	for (int i = 0; i < 12; i++) {
+		/* mode 0: sleeping driver; 1: polling driver; 2: sleeping, worker busy-polls. */
+		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, mode = i / 4, poll = mode == 1;
 		double ours[RUNS], ref[RUNS], wcpu = 0, dcpu = 0, wall = 0;
 		char name[64];
 
+		if (set_poll_us(mode == 2 ? BUSYPOLL_US : "0")) {
+			perror("vhost_blk_bench: " POLL_US);
+			return 1;
+		}
 		{
 			for (int r = 0; r < RUNS; r++) {
 				double w0 = worker_cpu(), d0 = self_cpu(), t0 = now();
@@ -372,7 +393,8 @@ int main(void)
 			qsort(ours, RUNS, sizeof(double), cmp);
 			qsort(ref, RUNS, sizeof(double), cmp);
 			snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
-				 write ? "write" : "read", qd, poll ? "_polled" : "");
+				 write ? "write" : "read", qd,
+				 mode == 1 ? "_polled" : mode == 2 ? "_busypoll" : "");
 			/* Where the time goes: how busy the worker and the driver were. */
 			printf("# %s: worker busy %.0f%%, driver busy %.0f%%\n", name,
 			       100 * wcpu / wall, 100 * dcpu / wall);
@@ -381,6 +403,7 @@ int main(void)
 			fflush(stdout);
 		}
 	}
+	set_poll_us("0");
 	close(v.fd);
 	close(disk);
 	return 0;
