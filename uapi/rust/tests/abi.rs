@@ -1024,7 +1024,8 @@ fn memory_region_structs_match_linux() {
         .collect();
     assert_eq!(defines.len(), 2, "{defines:?}");
     let c_text = format!(
-        "typedef __u16 u16;\ntypedef __u32 u32;\ntypedef __u64 u64;\n#define __counted_by(x)\n\
+        "typedef __u16 u16;\ntypedef __u32 u32;\ntypedef __u64 u64;\n\
+         #ifndef __counted_by\n#define __counted_by(x)\n#endif\n\
          {}\n{op}\n{batch}\n",
         defines.join("\n")
     );
