@@ -427,8 +427,12 @@ mod tests {
     fn hlt_ud_shutdown_and_kicks() {
         let (mut v, mut h) = setup(EXIT_HLT, 0, 0, &[]);
         v.vmcb.save.rflags = 0x202;
+        // `sti; hlt`: the HLT was in STI's shadow; skipping it ends the shadow, so a pending
+        // V_IRQ is taken right after it (before a `cli` that may follow).
+        v.vmcb.control.int_state = crate::vmcb::INTERRUPT_SHADOW;
         handle_user_exit(&mut v, &mut h).unwrap();
         assert_eq!((h.halted.clone(), v.vmcb.save.rip), (vec![true], 0x101));
+        assert_eq!(v.vmcb.control.int_state & crate::vmcb::INTERRUPT_SHADOW, 0);
         v.vmcb.save.rflags = 0x2;
         handle_user_exit(&mut v, &mut h).unwrap();
         assert!(!h.halted[1], "cli; hlt waits for a stop only");

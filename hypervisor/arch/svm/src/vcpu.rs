@@ -242,8 +242,14 @@ impl Vcpu {
     }
 
     /// Skips `len` bytes of guest code (no NRIP save under QEMU: lengths are known).
+    ///
+    /// The skipped instruction completes, and so does an interrupt shadow it was in (after STI
+    /// or MOV SS): the shadow bit is cleared, as the CPU would. Otherwise `sti; hlt; cli` with
+    /// a pending interrupt would return to `cli` still shadowed, and the interrupt that should
+    /// end the HLT would never be taken.
     pub fn advance_rip(&mut self, len: u64) {
         self.vmcb.save.rip = self.vmcb.save.rip.wrapping_add(len);
+        self.vmcb.control.int_state &= !INTERRUPT_SHADOW;
     }
 
     /// Injects `event` (EVENTINJ format) at the next VMRUN.

@@ -207,6 +207,8 @@ pub const INTERCEPT1_INTR: u32 = 1 << 0;
 pub const INTERCEPT1_NMI: u32 = 1 << 1;
 /// `intercept1` bit: HLT.
 pub const INTERCEPT1_HLT: u32 = 1 << 24;
+/// `int_state` bit 0: the guest is in an interrupt shadow (after STI or MOV SS).
+pub const INTERRUPT_SHADOW: u64 = 1 << 0;
 /// `int_ctl`: V_IRQ, a virtual interrupt is pending.
 pub const V_IRQ: u64 = 1 << 8;
 /// `int_ctl`: V_INTR_PRIO (bits 19:16).
