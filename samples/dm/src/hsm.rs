@@ -132,6 +132,16 @@ impl Vm {
         sys::ioctl_val(self.fd(), acrn::ACRN_IOCTL_PAUSE_VM, 0)
     }
 
+    /// `INJECT_MSI`: an interrupt for the guest (address bits 19:12 = destination APIC id,
+    /// data bits 7:0 = vector, fixed delivery).
+    pub fn inject_msi(&self, addr: u64, data: u64) -> io::Result<()> {
+        let mut m = acrn::MsiEntry {
+            msi_addr: addr,
+            msi_data: data,
+        };
+        sys::ioctl_ptr(self.fd(), acrn::ACRN_IOCTL_INJECT_MSI, &mut m)
+    }
+
     fn fd(&self) -> i32 {
         self.file.as_raw_fd()
     }

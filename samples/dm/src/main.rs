@@ -6,8 +6,9 @@
 //! It creates a VM with RAM at guest physical address 0, loads a flat binary image, starts
 //! the BSP in real, 32-bit or 64-bit mode, and serves the guest's I/O requests as the default
 //! client: a 16550 UART transmitter (console output on stdout), a debug exit port (a write
-//! ends the VM with that status) and an MMIO page of VM information. Everything else reads
-//! as all ones. SIGINT/SIGTERM and `--timeout` stop the VM; the VM is always paused and
+//! ends the VM with that status), an interrupt doorbell (a write of a vector injects that MSI)
+//! and an MMIO page of VM information. Everything else reads as all ones. SIGINT/SIGTERM
+//! and `--timeout` stop the VM; the VM is always paused and
 //! destroyed before the DM exits.
 //!
 //! Exit status: the guest's exit value; 124 on timeout; 128 + signal; 1 on errors.
@@ -18,7 +19,7 @@ mod hsm;
 mod ioreq;
 mod sys;
 
-use devices::{exit::ExitPort, info::VmInfo, uart::Uart, Action, Bus};
+use devices::{doorbell::Doorbell, exit::ExitPort, info::VmInfo, uart::Uart, Action, Bus};
 use ioreq::Space;
 use std::io;
 use std::process::ExitCode;
@@ -26,7 +27,10 @@ use std::sync::atomic::Ordering;
 
 const USAGE: &str = "usage: acrn-dm-rs [--mode real|prot32|long64] [--ram MiB] [--load ADDR] \
 [--entry ADDR] [--name NAME] [--timeout SECONDS] [--uart PORT] [--exit-port PORT] \
-[--info GPA] [--verbose] IMAGE";
+[--doorbell PORT] [--info GPA] [--verbose] IMAGE";
+
+/// MSI address for fixed delivery to the vCPU with APIC id 0.
+const MSI_ADDR_VCPU0: u64 = 0xfee0_0000;
 
 struct Options {
     mode: boot::Mode,
@@ -37,6 +41,7 @@ struct Options {
     timeout: u32,
     uart: u64,
     exit_port: u64,
+    doorbell: u64,
     info: u64,
     verbose: bool,
     image: String,
@@ -59,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         timeout: 0,
         uart: 0x3f8,
         exit_port: 0xf4,
+        doorbell: 0xf0,
         info: 0x3000_0000,
         verbose: false,
         image: String::new(),
@@ -79,6 +85,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--timeout" => o.timeout = num(value()?)? as u32,
             "--uart" => o.uart = num(value()?)?,
             "--exit-port" => o.exit_port = num(value()?)?,
+            "--doorbell" => o.doorbell = num(value()?)?,
             "--info" => o.info = num(value()?)?,
             "--verbose" => o.verbose = true,
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -113,6 +120,7 @@ fn run(o: &Options) -> io::Result<u8> {
         Box::new(Uart::new(io::stdout())),
     );
     bus.claim(Space::Pio, o.exit_port..o.exit_port + 1, Box::new(ExitPort));
+    bus.claim(Space::Pio, o.doorbell..o.doorbell + 1, Box::new(Doorbell));
     let info = VmInfo {
         vmid: vm.vmid(),
         vcpus: vm.vcpu_num() as u16,
@@ -154,6 +162,13 @@ fn run(o: &Options) -> io::Result<u8> {
             // SAFETY: As above; the request is ours until NOTIFY_REQUEST_FINISH.
             unsafe { ioreq::answer(slot, &req) };
             vm.notify_finish(vcpu)?;
+            if let Action::Interrupt(vector) = action {
+                // After the write completes, as a device raises an interrupt when it is done.
+                vm.inject_msi(MSI_ADDR_VCPU0, u64::from(vector))?;
+                if o.verbose {
+                    eprintln!("acrn-dm-rs: MSI vector {vector:#x} to vCPU 0");
+                }
+            }
             if let Action::Exit(status) = action {
                 if o.verbose {
                     eprintln!("acrn-dm-rs: guest exited with {status}");

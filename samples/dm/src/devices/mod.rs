@@ -6,6 +6,7 @@
 //! Accesses nobody claims read as all ones and writes are dropped (what a real bus does for
 //! absent devices); they are counted, and logged with `--verbose`.
 
+pub mod doorbell;
 pub mod exit;
 pub mod info;
 pub mod uart;
@@ -19,6 +20,8 @@ pub enum Action {
     Continue,
     /// The guest asked to stop with this status.
     Exit(u8),
+    /// The guest asked for an interrupt with this vector.
+    Interrupt(u8),
 }
 
 pub trait Device {
