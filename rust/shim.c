@@ -12,6 +12,7 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -297,16 +298,18 @@ u64 acrn_rs_clock_ns(void)
 
 /*
  * Whether a busy-poll by the current task may go on until @end (acrn_rs_clock_ns()):
- * nothing else wants this CPU (need_resched), no signal is pending, the time is not up,
- * and, in a worker thread, no run is requested (a kick or a completion: the caller should
- * return so that the worker serves it). vhost's vhost_can_busy_poll() and
- * vhost_vq_has_work().
+ * nothing else wants this CPU (need_resched, or any other runnable task here: a woken task
+ * need not preempt us, and the one we poll for may be it, as KVM's halt polling checks),
+ * no signal is pending, the time is not up, and, in a worker thread, no run is requested
+ * (a kick or a completion: the caller should return so that the worker serves it).
+ * vhost's vhost_can_busy_poll() and vhost_vq_has_work().
  */
 bool acrn_rs_worker_may_poll(u64 end)
 {
 	struct acrn_rs_worker *w;
 
-	if (need_resched() || signal_pending(current) || local_clock() >= end)
+	if (need_resched() || !single_task_running() || signal_pending(current) ||
+	    local_clock() >= end)
 		return false;
 	if (!(current->flags & PF_KTHREAD) || kthread_func(current) != acrn_rs_worker_fn)
 		return true;
