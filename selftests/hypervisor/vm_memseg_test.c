@@ -20,26 +20,12 @@
 #include "kselftest_harness.h"
 #include "acrn_rs_kmod.h"
 #include "acrn_hv.h"
+#include "selftests/acrn_hsm/hsm_vm.h"
 #include "linux/acrn.h"
 
-#define HSM_DEV "/dev/acrn_hsm"
-#define PAGE 4096ul
 #define RAM_LEN (256 * 1024ul)
 #define LAPIC_MMIO 0xfee00000ull /* never RAM, mapped into the Service VM */
 #define CYCLES 100
-
-/* The HSM under test ($HSM_MODULE, default the C acrn.ko) and the one that must not hold the device. */
-static const char *hsm_module(void)
-{
-	const char *m = getenv("HSM_MODULE");
-
-	return m && *m ? m : "acrn";
-}
-
-static const char *other_module(void)
-{
-	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
-}
 
 struct vm {
 	int fd;
@@ -110,9 +96,7 @@ FIXTURE_SETUP(hsm)
 	SKIP_UNLESS_ACRN_RS();
 	if (getuid())
 		SKIP(return, "needs root");
-	if (kmod_loaded(other_module()))
-		ASSERT_EQ(0, kmod_unload(other_module()));
-	ret = kmod_ensure_loaded(hsm_module());
+	ret = hsm_load();
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");

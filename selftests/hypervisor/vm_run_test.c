@@ -16,6 +16,7 @@
 #include "kselftest_harness.h"
 #include "acrn_rs_kmod.h"
 #include "acrn_hv.h"
+#include "selftests/acrn_hsm/hsm_vm.h"
 #include "test_dm.h"
 
 #define RAM_LEN		0x10000ul	/* 64 KiB at GPA 0 */
@@ -320,19 +321,6 @@ __asm__(
 	".code64\n"
 	".popsection\n");
 
-/* The HSM under test ($HSM_MODULE, default the C acrn.ko) and the one that must not hold the device. */
-static const char *hsm_module(void)
-{
-	const char *m = getenv("HSM_MODULE");
-
-	return m && *m ? m : "acrn";
-}
-
-static const char *other_module(void)
-{
-	return strcmp(hsm_module(), "acrn") ? "acrn" : "acrn_hsm";
-}
-
 /* Answers reads with read_value[], stops at PORT_DONE; PORT_EVENT / PORT_IRQ / PORT_UD go
  * to the test's own handlers through struct ctx. */
 struct ctx {
@@ -433,9 +421,7 @@ FIXTURE_SETUP(vm)
 	SKIP_UNLESS_ACRN_RS();
 	if (getuid())
 		SKIP(return, "needs root");
-	if (kmod_loaded(other_module()))
-		ASSERT_EQ(0, kmod_unload(other_module()));
-	ret = kmod_ensure_loaded(hsm_module());
+	ret = hsm_load();
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");
