@@ -5,7 +5,8 @@
  * the HSM that $HSM_MODULE names (acrn_hsm: ours, acrn: the C acrn.ko; acrn if unset):
  *
  *  - hello64 prints through the DM's UART, checks MMIO reads of every width against the
- *    DM's VM information page, prints what it read and exits with 0 through the exit port;
+ *    DM's VM information page, prints what it read, gets an MSI through the DM's doorbell
+ *    and exits with 0 through the exit port;
  *  - spin64 loops forever with interrupts off: --timeout and SIGTERM must still stop it;
  *  - bad usage and a missing image fail cleanly.
  *
@@ -120,9 +121,14 @@ TEST_F(dm, hello_guest)
 	ASSERT_EQ(1, sscanf(p, "acrn-dm-rs: VM %u", &dm_vmid));
 	p = strstr(r.out, "This is VM ");
 	ASSERT_NE(NULL, p) TH_LOG("output: %s", r.out);
-	ASSERT_EQ(1, sscanf(p, "This is VM %u. Bye.", &guest_vmid));
+	ASSERT_EQ(1, sscanf(p, "This is VM %u.", &guest_vmid));
 	EXPECT_EQ(dm_vmid, guest_vmid);
 	EXPECT_NE(0u, guest_vmid);
+	/* The doorbell's MSI reached the guest's IDT handler, and it went on to exit. */
+	EXPECT_NE(NULL, strstr(r.out, "acrn-dm-rs: MSI vector 0x40 to vCPU 0"))
+		TH_LOG("output: %s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "Interrupt 0x40 from the device model received. Bye.\n"))
+		TH_LOG("output: %s", r.out);
 	/* Every access of the guest was to a device of the DM. */
 	EXPECT_EQ(NULL, strstr(r.out, "unclaimed")) TH_LOG("output: %s", r.out);
 }

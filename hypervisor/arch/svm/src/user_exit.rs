@@ -126,15 +126,37 @@ pub fn set_gprs(v: &mut Vcpu, g: &GuestGprs) {
     (r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15) = (r8, r9, r10, r11, r12, r13, r14, r15);
 }
 
-/// Before VMRUN: if no virtual interrupt is waiting in V_IRQ and no event is being
-/// injected, moves the highest pending vector (`take`) into V_IRQ (priority 15, TPR
-/// ignored); the CPU delivers it through the guest's IDT/IVT as soon as RFLAGS.IF allows.
+/// Before VMRUN: delivers the highest pending vector (`take`) unless an event is already
+/// being injected.
+///
+/// If the guest can take an interrupt now (RFLAGS.IF set, no interrupt shadow) the vector is
+/// injected with EVENTINJ, which the CPU delivers at VMRUN, before any guest instruction
+/// (as KVM does). Otherwise it waits in V_IRQ (priority 15, TPR ignored) for the guest to
+/// enable interrupts. A vector already waiting in V_IRQ moves to EVENTINJ as soon as the
+/// guest is interruptible at an exit: QEMU's SVM emulation does not act on a V_IRQ that is
+/// pending at VMRUN until something else sends the vCPU back to its main loop, so a guest
+/// that enables interrupts and halts (`sti; hlt`) would otherwise never take it.
 pub fn inject_pending(vmcb: &mut Vmcb, take: impl FnOnce() -> Option<u8>) {
+    let interruptible = vmcb.save.rflags & RFLAGS_IF != 0
+        && vmcb.control.int_state & crate::vmcb::INTERRUPT_SHADOW == 0;
     let c = &mut vmcb.control;
-    if c.int_ctl & V_IRQ != 0 || c.event_inj & crate::event::VALID != 0 {
+    if c.event_inj & crate::event::VALID != 0 {
         return;
     }
-    if let Some(v) = take() {
+    if c.int_ctl & V_IRQ != 0 {
+        if interruptible {
+            let v = (c.int_ctl >> V_INTR_VECTOR_SHIFT) & 0xff;
+            c.int_ctl &= !V_IRQ;
+            c.event_inj = crate::event::VALID | (crate::event::TYPE_INTR << 8) | v;
+        }
+        return;
+    }
+    let Some(v) = take() else {
+        return;
+    };
+    if interruptible {
+        c.event_inj = crate::event::VALID | (crate::event::TYPE_INTR << 8) | u64::from(v);
+    } else {
         c.int_ctl = (c.int_ctl & !(0xff << V_INTR_VECTOR_SHIFT) & !(0xf << V_INTR_PRIO_SHIFT))
             | V_IRQ
             | V_IGN_TPR
@@ -461,5 +483,27 @@ mod tests {
         vmcb.control.int_ctl &= !V_IRQ;
         vmcb.control.event_inj = crate::event::VALID | 14;
         inject_pending(&mut vmcb, || panic!("event being injected: nothing taken"));
+    }
+
+    #[test]
+    fn interruptible_guests_get_the_vector_through_eventinj() {
+        let intr = |v: u64| crate::event::VALID | (crate::event::TYPE_INTR << 8) | v;
+        // IF set, no shadow: straight into EVENTINJ.
+        let mut vmcb = Box::new(Vmcb::ZERO);
+        vmcb.save.rflags = RFLAGS_IF | 2;
+        inject_pending(&mut vmcb, || Some(0x40));
+        assert_eq!(vmcb.control.event_inj, intr(0x40));
+        assert!(!irq_waiting(&vmcb));
+        // In an interrupt shadow (sti; hlt): V_IRQ, then EVENTINJ once the shadow is over.
+        let mut vmcb = Box::new(Vmcb::ZERO);
+        vmcb.save.rflags = RFLAGS_IF | 2;
+        vmcb.control.int_state = crate::vmcb::INTERRUPT_SHADOW;
+        inject_pending(&mut vmcb, || Some(0x41));
+        assert!(irq_waiting(&vmcb));
+        assert_eq!(vmcb.control.event_inj, 0);
+        vmcb.control.int_state = 0;
+        inject_pending(&mut vmcb, || panic!("the waiting vector goes first"));
+        assert_eq!(vmcb.control.event_inj, intr(0x41));
+        assert!(!irq_waiting(&vmcb));
     }
 }
