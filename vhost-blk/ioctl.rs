@@ -10,7 +10,7 @@ use crate::{
     disk::Disk,
     kext::{errno::eopnotsupp, ioctl::IoctlArg},
     uapi::*,
-    vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl},
+    vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl, VHOST_FEATURES},
 };
 use kernel::{c_str, prelude::*, sync::Arc};
 
@@ -19,11 +19,7 @@ use kernel::{c_str, prelude::*, sync::Arc};
 /// With a disk attached, [`offered`] adapts them to it. The configuration-space features
 /// (`SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`...) are the device model's. No dirty logging, IOTLB
 /// or packed rings.
-pub(crate) const FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
-    | (1 << VIRTIO_RING_F_INDIRECT_DESC)
-    | (1 << VIRTIO_RING_F_EVENT_IDX)
-    | (1 << VIRTIO_F_ANY_LAYOUT)
-    | (1 << VIRTIO_F_VERSION_1)
+pub(crate) const FEATURES: u64 = VHOST_FEATURES
     | (1 << VIRTIO_BLK_F_FLUSH)
     | (1 << VIRTIO_BLK_F_MQ)
     | (1 << VIRTIO_BLK_F_DISCARD)

@@ -17,20 +17,15 @@ use crate::{
         ioctl::IoctlArg,
     },
     uapi::*,
-    vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl},
+    vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl, VHOST_FEATURES},
 };
 use kernel::{c_str, prelude::*};
 
 /// The virtio features offered (`VHOST_GET_FEATURES`). Unlike the C vhost_net, no dirty
 /// logging (`VHOST_F_LOG_ALL`), no IOTLB (`VIRTIO_F_ACCESS_PLATFORM`) and no ring reset
 /// (`VIRTIO_F_RING_RESET`); see Documentation/vhost.rst.
-pub(crate) const FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
-    | (1 << VIRTIO_RING_F_INDIRECT_DESC)
-    | (1 << VIRTIO_RING_F_EVENT_IDX)
-    | (1 << VIRTIO_F_ANY_LAYOUT)
-    | (1 << VIRTIO_F_VERSION_1)
-    | (1 << VHOST_NET_F_VIRTIO_NET_HDR)
-    | (1 << VIRTIO_NET_F_MRG_RXBUF);
+pub(crate) const FEATURES: u64 =
+    VHOST_FEATURES | (1 << VHOST_NET_F_VIRTIO_NET_HDR) | (1 << VIRTIO_NET_F_MRG_RXBUF);
 
 /// The vhost backend features offered: none (no IOTLB messages).
 pub(crate) const BACKEND_FEATURES: u64 = 0;

@@ -26,6 +26,14 @@ use kernel::{
     uaccess::UserSlice,
 };
 
+/// The ring features every vhost device offers (C `VHOST_FEATURES` in drivers/vhost/vhost.h,
+/// without `VHOST_F_LOG_ALL`: no dirty logging here). Devices add their own.
+pub(crate) const VHOST_FEATURES: u64 = (1 << VIRTIO_F_NOTIFY_ON_EMPTY)
+    | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+    | (1 << VIRTIO_RING_F_EVENT_IDX)
+    | (1 << VIRTIO_F_ANY_LAYOUT)
+    | (1 << VIRTIO_F_VERSION_1);
+
 /// Most memory regions in a table (vhost's `max_mem_regions` default).
 pub(crate) const MAX_MEM_REGIONS: u32 = 64;
 
