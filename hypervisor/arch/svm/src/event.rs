@@ -22,6 +22,11 @@ pub const UD: u8 = 6;
 /// #GP.
 pub const GP: u8 = 13;
 
+/// An external interrupt with `vector`.
+pub const fn interrupt(vector: u8) -> u64 {
+    VALID | (TYPE_INTR << 8) | vector as u64
+}
+
 /// An exception without error code.
 pub const fn exception(vector: u8) -> u64 {
     VALID | (TYPE_EXCEPTION << 8) | vector as u64

@@ -145,9 +145,9 @@ pub fn inject_pending(vmcb: &mut Vmcb, take: impl FnOnce() -> Option<u8>) {
     }
     if c.int_ctl & V_IRQ != 0 {
         if interruptible {
-            let v = (c.int_ctl >> V_INTR_VECTOR_SHIFT) & 0xff;
+            let v = (c.int_ctl >> V_INTR_VECTOR_SHIFT) as u8;
             c.int_ctl &= !V_IRQ;
-            c.event_inj = crate::event::VALID | (crate::event::TYPE_INTR << 8) | v;
+            c.event_inj = crate::event::interrupt(v);
         }
         return;
     }
@@ -155,7 +155,7 @@ pub fn inject_pending(vmcb: &mut Vmcb, take: impl FnOnce() -> Option<u8>) {
         return;
     };
     if interruptible {
-        c.event_inj = crate::event::VALID | (crate::event::TYPE_INTR << 8) | u64::from(v);
+        c.event_inj = crate::event::interrupt(v);
     } else {
         c.int_ctl = (c.int_ctl & !(0xff << V_INTR_VECTOR_SHIFT) & !(0xf << V_INTR_PRIO_SHIFT))
             | V_IRQ
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn interruptible_guests_get_the_vector_through_eventinj() {
-        let intr = |v: u64| crate::event::VALID | (crate::event::TYPE_INTR << 8) | v;
+        let intr = crate::event::interrupt;
         // IF set, no shadow: straight into EVENTINJ.
         let mut vmcb = Box::new(Vmcb::ZERO);
         vmcb.save.rflags = RFLAGS_IF | 2;
