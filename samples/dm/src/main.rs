@@ -118,14 +118,14 @@ fn run(o: &Options) -> io::Result<u8> {
         Space::Pio,
         o.uart..o.uart + 8,
         Box::new(Uart::new(io::stdout())),
-    );
-    bus.claim(Space::Pio, o.exit_port..o.exit_port + 1, Box::new(ExitPort));
-    bus.claim(Space::Pio, o.doorbell..o.doorbell + 1, Box::new(Doorbell));
+    )?;
+    bus.claim(Space::Pio, o.exit_port..o.exit_port + 1, Box::new(ExitPort))?;
+    bus.claim(Space::Pio, o.doorbell..o.doorbell + 1, Box::new(Doorbell))?;
     let info = VmInfo {
         vmid: vm.vmid(),
         vcpus: vm.vcpu_num() as u16,
     };
-    bus.claim(Space::Mmio, o.info..o.info + 4096, Box::new(info));
+    bus.claim(Space::Mmio, o.info..o.info + 4096, Box::new(info))?;
 
     vm.create_ioreq_client()?;
     if o.verbose {

@@ -12,6 +12,7 @@ pub mod info;
 pub mod uart;
 
 use crate::ioreq::{Request, Space};
+use std::io;
 use std::ops::Range;
 
 /// What the DM does after an access.
@@ -54,21 +55,30 @@ impl Bus {
         }
     }
 
-    /// Gives `range` of `space` to `device`; `false` if it overlaps a claim.
-    pub fn claim(&mut self, space: Space, range: Range<u64>, device: Box<dyn Device>) -> bool {
+    /// Gives `range` of `space` to `device`; `InvalidInput` if the range is empty or overlaps
+    /// a claim (two devices configured on the same ports or addresses).
+    pub fn claim(
+        &mut self,
+        space: Space,
+        range: Range<u64>,
+        device: Box<dyn Device>,
+    ) -> io::Result<()> {
         let overlaps = self
             .claims
             .iter()
             .any(|c| c.space == space && c.range.start < range.end && range.start < c.range.end);
         if overlaps || range.is_empty() {
-            return false;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{space:?} {range:#x?} overlaps another device or is empty"),
+            ));
         }
         self.claims.push(Claim {
             space,
             range,
             device,
         });
-        true
+        Ok(())
     }
 
     /// Serves `req`: for a read, fills `req.value` (masked to its width).
@@ -135,9 +145,18 @@ mod tests {
     #[test]
     fn routes_by_space_and_range_and_masks_widths() {
         let mut bus = Bus::default();
-        assert!(bus.claim(Space::Pio, 0x10..0x18, Box::new(Echo(0x1234_5678_9abc))));
-        assert!(!bus.claim(Space::Pio, 0x17..0x20, Box::new(Echo(0))));
-        assert!(bus.claim(Space::Mmio, 0x10..0x18, Box::new(Echo(7))));
+        assert!(bus
+            .claim(Space::Pio, 0x10..0x18, Box::new(Echo(0x1234_5678_9abc)))
+            .is_ok());
+        assert!(bus
+            .claim(Space::Pio, 0x17..0x20, Box::new(Echo(0)))
+            .is_err());
+        assert!(bus
+            .claim(Space::Pio, 0x30..0x30, Box::new(Echo(0)))
+            .is_err());
+        assert!(bus
+            .claim(Space::Mmio, 0x10..0x18, Box::new(Echo(7)))
+            .is_ok());
         let mut r = req(Space::Pio, false, 0x12, 2, 0);
         bus.handle(&mut r);
         assert_eq!(r.value, 0x9abe);
