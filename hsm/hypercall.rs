@@ -207,7 +207,7 @@ pub(crate) unsafe fn vm_intr_monitor(vmid: u16, page_pa: u64) -> Result {
 
 /// Size of the hypervisor's answer to a `PM_GET_CPU_STATE` command (by `cmd &
 /// PMCMD_TYPE_MASK`): a count (`u64`) or a P-/C-state table entry; `None` for other types.
-pub(crate) fn cpu_state_size(cmd: u64) -> Option<usize> {
+fn cpu_state_size(cmd: u64) -> Option<usize> {
     use crate::acrn::{self, CstateData, PstateData};
     match cmd & acrn::PMCMD_TYPE_MASK {
         acrn::ACRN_PMCMD_GET_PX_CNT | acrn::ACRN_PMCMD_GET_CX_CNT => Some(size_of::<u64>()),
@@ -218,14 +218,17 @@ pub(crate) fn cpu_state_size(cmd: u64) -> Option<usize> {
 }
 
 /// `HC_PM_GET_CPU_STATE`: the hypervisor's answer to `cmd` (which also names the VM), in a
-/// zeroed buffer of [`cpu_state_size`] bytes. `EINVAL` for a command type without answer.
-pub(crate) fn get_cpu_state(cmd: u64) -> Result<KVec<u8>> {
-    let size = cpu_state_size(cmd).ok_or(EINVAL)?;
+/// zeroed buffer of the size its type calls for; `None` (no hypercall) for a command type
+/// without an answer.
+pub(crate) fn get_cpu_state(cmd: u64) -> Result<Option<KVec<u8>>> {
+    let Some(size) = cpu_state_size(cmd) else {
+        return Ok(None);
+    };
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
     // SAFETY: `buf` is kmalloc memory of the size the hypervisor writes for this command
     // type, exclusively owned here until the call returns.
     unsafe { hypercall2(hv::HC_PM_GET_CPU_STATE, cmd, kmalloc_phys(buf.as_mut_ptr())) }?;
-    Ok(buf)
+    Ok(Some(buf))
 }
 
 /// `HC_SERVICE_VM_OFFLINE_CPU` (Linux: `HC_SOS_REMOVE_CPU`): the hypervisor takes back the

@@ -14,10 +14,8 @@ use kernel::prelude::*;
 /// Handles the ioctl.
 pub(crate) fn get_cpu_state(arg: &IoctlArg) -> Result<isize> {
     let cmd: u64 = arg.read()?;
-    if hypercall::cpu_state_size(cmd).is_none() {
-        return Ok(0);
+    if let Some(answer) = hypercall::get_cpu_state(cmd)? {
+        arg.write_bytes(&answer)?;
     }
-    let answer = hypercall::get_cpu_state(cmd)?;
-    arg.write_bytes(&answer)?;
     Ok(0)
 }
