@@ -14,5 +14,6 @@ pub(crate) mod errno;
 pub(crate) mod eventfd;
 pub(crate) mod ioctl;
 pub(crate) mod miscdev;
+pub(crate) mod pinned;
 pub(crate) mod user;
 pub(crate) mod worker;

@@ -8,6 +8,7 @@
 #include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
@@ -15,6 +16,7 @@
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include "shim.h"
 
@@ -343,4 +345,69 @@ int acrn_rs_get_user_u16(u64 addr, u16 *val)
 int acrn_rs_put_user_u16(u64 addr, u16 val)
 {
 	return put_user(val, (u16 __user *)(unsigned long)addr);
+}
+
+/* ---------------------------------------------------------------- pinned user memory */
+
+/* Most pages one pinned range may span (4 MiB: every ring of a 32768-entry queue fits). */
+#define ACRN_RS_UMAP_MAX_PAGES 1024
+
+/* A range of user memory, its pages pinned and mapped contiguously into the kernel. */
+struct acrn_rs_umap {
+	void *vaddr;
+	unsigned long npages;
+	struct page *pages[];
+};
+
+/*
+ * Pins the pages of [@uaddr, @uaddr + @len) in the current task's mm for reading and writing
+ * (FOLL_LONGTERM: they stay pinned until acrn_rs_umap_destroy()) and maps them contiguously
+ * into the kernel; *@kaddr is then the kernel address of @uaddr. The pages are the ones
+ * mapped now: if the task later maps something else there, the mapping keeps the old pages.
+ * ERR_PTR(-EFAULT) for an empty range, one outside user space, or one not all of whose pages
+ * can be pinned writable (nothing stays pinned then); -E2BIG above ACRN_RS_UMAP_MAX_PAGES;
+ * -ENOMEM.
+ */
+void *acrn_rs_umap_create(u64 uaddr, u64 len, void **kaddr)
+{
+	struct acrn_rs_umap *m;
+	unsigned long first, n;
+	long pinned;
+
+	if (!len || !acrn_rs_access_ok(uaddr, len))
+		return ERR_PTR(-EFAULT);
+	first = uaddr >> PAGE_SHIFT;
+	n = ((uaddr + len - 1) >> PAGE_SHIFT) - first + 1;
+	if (n > ACRN_RS_UMAP_MAX_PAGES)
+		return ERR_PTR(-E2BIG);
+	m = kvzalloc(struct_size(m, pages, n), GFP_KERNEL);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	pinned = pin_user_pages_fast(first << PAGE_SHIFT, n, FOLL_WRITE | FOLL_LONGTERM,
+				     m->pages);
+	if (pinned != n) {
+		if (pinned > 0)
+			unpin_user_pages(m->pages, pinned);
+		kvfree(m);
+		return ERR_PTR(pinned < 0 ? pinned : -EFAULT);
+	}
+	m->vaddr = vmap(m->pages, n, VM_MAP, PAGE_KERNEL);
+	if (!m->vaddr) {
+		unpin_user_pages(m->pages, n);
+		kvfree(m);
+		return ERR_PTR(-ENOMEM);
+	}
+	m->npages = n;
+	*kaddr = m->vaddr + offset_in_page(uaddr);
+	return m;
+}
+
+/* Unmaps and unpins (marking the pages dirty: they may have been written). Process context. */
+void acrn_rs_umap_destroy(void *umap)
+{
+	struct acrn_rs_umap *m = umap;
+
+	vunmap(m->vaddr);
+	unpin_user_pages_dirty_lock(m->pages, m->npages, true);
+	kvfree(m);
 }

@@ -34,5 +34,7 @@ void *acrn_rs_current_mm(void);
 bool acrn_rs_access_ok(u64 addr, u64 size);
 int acrn_rs_get_user_u16(u64 addr, u16 *val);
 int acrn_rs_put_user_u16(u64 addr, u16 val);
+void *acrn_rs_umap_create(u64 uaddr, u64 len, void **kaddr);
+void acrn_rs_umap_destroy(void *umap);
 
 #endif
