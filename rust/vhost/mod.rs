@@ -2,7 +2,8 @@
 
 //! What every vhost device shares (drivers/vhost/vhost.c in C): the owner and its address
 //! space, the virtqueue configuration with its checks, and the device-independent ioctls
-//! (memory table, vring size/addresses/base/eventfds, feature checks).
+//! (memory table, vring size/addresses/base/eventfds, feature checks); and the ring
+//! metadata through pinned, kernel-mapped pages.
 //!
 //! Included by source by the vhost modules only, after `kext`, `uapi` and `vring`:
 //!
@@ -17,4 +18,5 @@
 
 pub(crate) mod ioctl;
 pub(crate) mod owner;
+pub(crate) mod rings;
 pub(crate) mod vq;

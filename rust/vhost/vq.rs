@@ -3,12 +3,13 @@
 //! One virtqueue of a vhost device: what the vring ioctls configure and the data path uses,
 //! with the checks of drivers/vhost/vhost.c (`vhost_vring_set_num`, `vhost_vring_set_addr`,
 //! `vq_access_ok`, `VHOST_SET/GET_VRING_BASE`), the ring activation of
-//! `vhost_vq_init_access`, `vhost_signal` and `vq_err`.
+//! `vhost_vq_init_access`, `vhost_signal` and `vq_err`; and, for devices that ask for it
+//! ([`Vq::map_rings`]), the ring metadata pinned and kernel-mapped ([`RingMap`]).
 //!
 //! Generic over the device's backend `B` (what serves the queue; the queue is active while
 //! it is set) and its data-path buffers `S`.
 
-use super::owner::OwnerAccess;
+use super::{owner::OwnerAccess, rings::RingMap};
 use crate::{
     kext::{errno::eopnotsupp, eventfd::EventFd, user::access_ok},
     uapi::{
@@ -17,7 +18,7 @@ use crate::{
     },
     vring::{
         layout::{avail_ring_size, desc_table_size, used_ring_size},
-        Error as RingError, MappedMemory, MemTable, RingAddrs, SplitQueue,
+        Error as RingError, GuestMemory, MappedMemory, MemTable, RingAddrs, SplitQueue,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -44,6 +45,9 @@ pub(crate) struct Vq<B, S> {
     pub(crate) ring: SplitQueue,
     /// Data-path buffers.
     pub(crate) scratch: Option<KBox<S>>,
+    /// The active ring's metadata, pinned and kernel-mapped ([`Vq::map_rings`]); dropped
+    /// when the ring stops or the memory table changes.
+    map: Option<Arc<RingMap>>,
 }
 
 fn has(features: u64, bit: u32) -> bool {
@@ -71,6 +75,7 @@ impl<B, S> Vq<B, S> {
             mem: None,
             ring: SplitQueue::new(),
             scratch: None,
+            map: None,
         }
     }
 
@@ -174,9 +179,51 @@ impl<B, S> Vq<B, S> {
         Ok(())
     }
 
+    /// Pins and kernel-maps the active ring's metadata (after [`Vq::activate_ring`], in the
+    /// owner's mm), so that [`Vq::ring_map`] gives it to the data path's [`RingAccess`](super::rings::RingAccess).
+    /// Without it (or when the rings can not be pinned: not writable, or not all mapped),
+    /// the data path goes on with user copies. The map lives until the ring stops; a new
+    /// memory table ([`Vq::set_mem`]) maps the rings again.
+    pub(crate) fn map_rings(&mut self) {
+        self.map = None;
+        if !self.ring.is_ready() {
+            return;
+        }
+        self.map = match RingMap::new(&self.ring) {
+            Ok(map) => Arc::new(map, GFP_KERNEL).ok(),
+            Err(e) => {
+                pr_debug!("rings not mapped ({:?}): user copies\n", e);
+                None
+            }
+        };
+    }
+
+    /// Whether the ring metadata is mapped ([`Vq::map_rings`]).
+    pub(crate) fn rings_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// The ring map for a data-path run ([`RingAccess::new`](super::rings::RingAccess::new)); the caller holds it for the
+    /// run only, under the queue lock.
+    pub(crate) fn ring_map(&self) -> Option<Arc<RingMap>> {
+        self.map.clone()
+    }
+
+    /// `VHOST_SET_MEM_TABLE`: the new guest memory map. Mapped rings are mapped again (the
+    /// owner may have remapped guest memory, rings included), in the caller's (the owner's)
+    /// mm.
+    pub(crate) fn set_mem(&mut self, mem: Arc<MemTable>) {
+        self.mem = Some(mem);
+        if self.map.is_some() {
+            self.map_rings();
+        }
+    }
+
     /// Detaches the backend: the ring stops, its position is kept for
-    /// `VHOST_GET_VRING_BASE` and the next activation. Returns the old backend.
+    /// `VHOST_GET_VRING_BASE` and the next activation; its map is dropped. Returns the old
+    /// backend.
     pub(crate) fn deactivate(&mut self) -> Option<B> {
+        self.map = None;
         if self.backend.is_some() {
             self.last_avail_idx = self.ring.last_avail_idx();
             self.ring.deactivate();
@@ -186,7 +233,7 @@ impl<B, S> Vq<B, S> {
 
     /// After used-ring updates: interrupts the guest unless it suppressed that
     /// (`vhost_signal`).
-    pub(crate) fn signal_used(&mut self, mem: &MappedMemory<'_, OwnerAccess>) {
+    pub(crate) fn signal_used<M: GuestMemory + ?Sized>(&mut self, mem: &M) {
         if self.ring.needs_notification(mem) {
             if let Some(call) = &self.call {
                 call.signal();
