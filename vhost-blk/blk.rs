@@ -23,7 +23,7 @@ use crate::{
     kext::worker::{BusyPoll, WorkHandler, Worker},
     request::{clear, Mem, Request, Segments, MAX_IOV},
     uapi::*,
-    vhost::owner::OwnerAccess,
+    vhost::rings::RingAccess,
     vring::{MemTable, UsedElem},
 };
 use core::ffi::c_long;
@@ -95,6 +95,8 @@ pub(crate) fn attach<T: WorkHandler>(q: &mut Vq, disk: &Arc<Disk>, worker: &Work
     let scratch = Scratch::new(disk, q.num, worker)?;
     // While detached, the ring starts from the configured base.
     q.activate_ring()?;
+    // Ring metadata through kernel-mapped pages from here on (user copies if not possible).
+    q.map_rings();
     q.scratch = Some(scratch);
     q.backend = Some(disk.clone());
     Ok(())
@@ -106,9 +108,10 @@ pub(crate) fn detach(q: &mut Vq, complete: bool) -> Option<Arc<Disk>> {
     if let Some(mut scratch) = q.scratch.take() {
         scratch.io.drain();
         if complete && q.backend.is_some() && q.ring.is_ready() && !q.ring.is_broken() {
-            let table = q.mem.clone();
+            let (table, map) = (q.mem.clone(), q.ring_map());
             let empty = MemTable::new();
-            let mem = Mem::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+            let access = RingAccess::new(map.as_deref());
+            let mem = Mem::new(table.as_deref().unwrap_or(&empty), access);
             if reap(q, &mem, &mut scratch) {
                 flush_used(q, &mem, &mut scratch);
             }
@@ -354,9 +357,12 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
     let (Some(mut scratch), Some(disk)) = (q.scratch.take(), q.backend.clone()) else {
         return false;
     };
-    let table = q.mem.clone();
+    let (table, map) = (q.mem.clone(), q.ring_map());
     let empty = MemTable::new();
-    let mem = Mem::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+    let mem = Mem::new(
+        table.as_deref().unwrap_or(&empty),
+        RingAccess::new(map.as_deref()),
+    );
     // Errors here only mean a kick may come for nothing.
     let _ = q.ring.disable_notification(&mem);
     reap(q, &mem, &mut scratch);

@@ -85,7 +85,7 @@ pub(crate) fn dispatch(blk: &VhostBlk, arg: IoctlArg) -> Result {
                 VHOST_SET_MEM_TABLE => {
                     let mem = read_mem_table(&arg)?;
                     for i in 0..NVQS {
-                        blk.shared.vq(i).lock().mem = Some(mem.clone());
+                        blk.shared.vq(i).lock().set_mem(mem.clone());
                     }
                     Ok(())
                 }

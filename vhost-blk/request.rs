@@ -8,7 +8,7 @@
 
 use crate::{
     uapi::VirtioBlkOuthdr,
-    vhost::owner::OwnerAccess,
+    vhost::rings::RingAccess,
     vring::{DescChain, GuestMemory, MappedMemory, MemTable, Segment},
 };
 use core::ffi::c_void;
@@ -19,8 +19,9 @@ pub(crate) const MAX_SEGS: usize = 256;
 /// Most iovecs of one request's data (a descriptor may cross memory regions).
 pub(crate) const MAX_IOV: usize = 512;
 
-/// Guest memory as the worker and the owner's ioctls see it.
-pub(crate) type Mem<'a> = MappedMemory<'a, OwnerAccess>;
+/// Guest memory as the worker and the owner's ioctls see it: ring metadata through the
+/// queue's ring map if it has one, the rest by user copies.
+pub(crate) type Mem<'a> = MappedMemory<'a, RingAccess<'a>>;
 
 /// Segment arrays for parsing, allocated once per queue.
 pub(crate) struct Segments {

@@ -14,7 +14,9 @@
  * 16-bit indices), interrupt suppression with and without event idx, many requests in
  * flight, several queues at once, flush, get-id, discard and write zeroes, requests the
  * disk can not serve (VIRTIO_BLK_S_IOERR / UNSUPP), malformed chains (broken queue, error
- * eventfd, no used entry), detaching and closing with requests in flight.
+ * eventfd, no used entry), detaching and closing with requests in flight. Ring pages: pinned
+ * while attached and unpinned on detach, reset and close (no pin leaks), mapped again on a
+ * new memory table (the owner may have remapped them), rings moved between attachments.
  */
 #include <sys/wait.h>
 
@@ -796,6 +798,150 @@ TEST_F(blk, bad_short_header)
 TEST_F(blk, bad_indirect)
 {
 	bad_chain(_metadata, self, 4);
+}
+
+/* ---------------------------------------------------------------- pinned ring pages */
+
+/*
+ * Pages pinned with FOLL_PIN in the whole system right now, or -1 (/proc/vmstat's
+ * nr_foll_pin_acquired - nr_foll_pin_released, per-CPU counters folded first by writing
+ * vm/stat_refresh); as selftests/acrn_hsm's hsm_pinned_pages().
+ */
+static long pinned_pages(void)
+{
+	long acquired = -1, released = -1, v;
+	char name[64];
+	FILE *f;
+	int fd;
+
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, "1", 1) != 1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acquired = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			released = v;
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
+/* Writes 4 KiB at @sector and reads them back through @q: 0 if intact. */
+static int write_read(FIXTURE_DATA(blk) *self, struct dvq *q, uint64_t sector, unsigned int seed)
+{
+	uint8_t *w = blk_data(&self->g, 4096), *r = blk_data(&self->g, 4096);
+
+	if (!w || !r)
+		return -1;
+	fill(w, 4096, seed);
+	memset(r, 0, 4096);
+	if (do_req(self, q, VIRTIO_BLK_T_OUT, sector, w, 4096, 1, 2, NULL) != VIRTIO_BLK_S_OK ||
+	    do_req(self, q, VIRTIO_BLK_T_IN, sector, r, 4096, 1, 0, NULL) != VIRTIO_BLK_S_OK)
+		return -1;
+	return memcmp(w, r, 4096) ? -1 : 0;
+}
+
+/*
+ * An attached queue's rings are pinned (and kernel-mapped): at least a page for each of the
+ * descriptor table, avail and used rings. Detaching, a new memory table (the rings are
+ * mapped again: as many pins), resetting the owner and closing with the disk attached
+ * give every pin back.
+ */
+TEST_F(blk, rings_pinned)
+{
+	struct dvq *q = &self->q[0];
+	long before = pinned_pages(), attached;
+
+	ASSERT_LE(0, before) TH_LOG("no vm/stat_refresh or nr_foll_pin_* in /proc/vmstat");
+	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	ASSERT_EQ(0, write_read(self, q, 8, 1));
+	attached = pinned_pages();
+	EXPECT_LE(before + 3, attached);
+
+	ASSERT_EQ(0, blk_set_backend(self->fd, -1));
+	EXPECT_EQ(before, pinned_pages());
+	ASSERT_EQ(0, blk_set_backend(self->fd, self->disk));
+	EXPECT_EQ(attached, pinned_pages());
+	ASSERT_EQ(0, write_read(self, q, 16, 2));
+
+	ASSERT_EQ(0, blk_mem_table(self->fd, &self->g));
+	EXPECT_EQ(attached, pinned_pages());
+	ASSERT_EQ(0, write_read(self, q, 24, 3));
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER));
+	EXPECT_EQ(before, pinned_pages());
+
+	/* A fresh device and ring, closed with the disk attached. */
+	close(self->fd);
+	self->fd = open(BLK_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	dvq_close(q);
+	dvq_init(q, self->g.mem, 64);
+	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	ASSERT_EQ(0, write_read(self, q, 32, 4));
+	EXPECT_EQ(attached, pinned_pages());
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(before, pinned_pages());
+}
+
+/*
+ * The owner replaces the guest memory holding an attached queue's rings (new pages at the
+ * same addresses, same contents), then sets the memory table again, as a device model does
+ * after remapping guest memory: the device must serve the rings' new pages, not the ones it
+ * pinned before (requests would never be seen, nor their completions).
+ */
+TEST_F(blk, mem_table_remaps_rings)
+{
+	struct dvq *q = &self->q[0];
+	uint8_t *copy = malloc(QUEUE_AREA);
+
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	ASSERT_EQ(0, write_read(self, q, 8, 5));
+	/* Let the worker finish its run (it may still write the used ring's avail_event). */
+	usleep(100000);
+	memcpy(copy, self->g.mem, QUEUE_AREA);
+	ASSERT_EQ(self->g.mem, mmap(self->g.mem, QUEUE_AREA, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	memcpy(self->g.mem, copy, QUEUE_AREA);
+	free(copy);
+	ASSERT_EQ(0, blk_mem_table(self->fd, &self->g));
+	for (int i = 0; i < 8; i++) {
+		ASSERT_EQ(0, write_read(self, q, 16 + 8 * i, 6 + i)) TH_LOG("request %d", i);
+	}
+}
+
+/*
+ * Rings moved while the disk is detached (new addresses, a fresh ring at base 0): the next
+ * attach serves the new rings and leaves the old ones alone.
+ */
+TEST_F(blk, rings_moved)
+{
+	struct dvq *q = &self->q[0];
+	uint16_t old_used;
+
+	ASSERT_EQ(0, start(self, required_features, 1, 64));
+	ASSERT_EQ(0, write_read(self, q, 8, 9));
+	ASSERT_EQ(0, blk_set_backend(self->fd, -1));
+	old_used = q->used->idx;
+	dvq_close(q);
+	dvq_init(q, self->g.mem + 2 * QUEUE_AREA, 64);
+	ASSERT_EQ(0, blk_vring_setup(self->fd, 0, q, 0));
+	ASSERT_EQ(0, blk_set_backend(self->fd, self->disk));
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, write_read(self, q, 16 + 8 * i, 10 + i));
+	EXPECT_EQ(8, q->used->idx);
+	EXPECT_EQ(old_used, ((struct vring_used *)(self->g.mem + 4096))->idx);
 }
 
 /* Detaching waits for the requests in flight and completes them; closing does not oops. */
