@@ -25,6 +25,7 @@ mod hv;
 
 mod client;
 mod client_api;
+mod guest_ram;
 mod hypercall;
 mod ioctl;
 mod ioeventfd;
@@ -32,6 +33,7 @@ mod ioreq;
 mod irqfd;
 mod mm;
 mod passthrough;
+mod pfnmap;
 mod pm;
 mod sysfs;
 mod upcall;

@@ -5,11 +5,13 @@
 //!
 //! Within this crate the same operations are Rust methods: [`Client::new`],
 //! [`Ioreqs::add_client`], [`Client::add_range`], [`Client::del_range`],
-//! [`Ioreqs::complete`], [`Ioreqs::destroy_client`] (ioeventfd is a user).
+//! [`Ioreqs::complete`], [`Ioreqs::destroy_client`] (ioeventfd is a user), and
+//! [`GuestRam::map`](crate::guest_ram::GuestRam::map) through [`Ioreqs::ram`].
 //!
 //! Handles are opaque pointers: a VM reference (`acrn_hsm_vm_get`/`_put`) keeps the VM's
-//! request page and state alive (not the VM itself: requests stop when it is destroyed), and a
-//! client handle is owned by its creator until `acrn_hsm_client_destroy`.
+//! request page, state and guest RAM mappings alive (not the VM itself: requests stop when it
+//! is destroyed), and a client handle is owned by its creator until
+//! `acrn_hsm_client_destroy`. The C declarations are in `acrn_hsm_client.h`.
 
 use crate::{
     acrn::IoRequest,
@@ -92,6 +94,30 @@ pub(crate) unsafe extern "C" fn acrn_hsm_vm_put(vm: *const c_void) {
 pub(crate) unsafe extern "C" fn acrn_hsm_vm_vcpu_num(vm: *const c_void) -> u16 {
     // SAFETY: By the function's contract `vm` points to a live `Ioreqs`.
     unsafe { &*vm.cast::<Ioreqs>() }.vcpu_num()
+}
+
+/// The kernel address of `len` bytes of `vm`'s guest-physical memory at `gpa`, which must lie
+/// wholly inside one RAM `SET_MEMSEG`, or an `ERR_PTR`: `-EINVAL` (`len` 0, wrapping range),
+/// `-EFAULT` (not inside one RAM segment), `-ENODEV` (the VM was destroyed). The memory stays
+/// mapped while the caller holds `vm`, even across the VM's destruction; it is shared with the
+/// running guest. May sleep.
+///
+/// # Safety
+///
+/// `vm` must be a live reference from `acrn_hsm_vm_get`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn acrn_hsm_vm_map_guest(
+    vm: *const c_void,
+    gpa: u64,
+    len: usize,
+) -> *mut c_void {
+    // SAFETY: By the function's contract `vm` points to a live `Ioreqs`.
+    let ioreqs = unsafe { &*vm.cast::<Ioreqs>() };
+    match ioreqs.ram().map(gpa, len as u64) {
+        Ok(p) => p.as_ptr().cast(),
+        // `ERR_PTR(errno)`: the negative errno as an address.
+        Err(e) => e.to_errno() as isize as *mut c_void,
+    }
 }
 
 /// Creates a kernel client of `vm` calling `handler(priv, vcpu, req)` for the requests in its

@@ -9,6 +9,8 @@
 #include <linux/cpu.h>
 #include <linux/device.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/vmalloc.h>
 #include <asm/processor.h>
 #include "../rust/shim.c"
 
@@ -40,6 +42,72 @@ u64 acrn_hsm_virt_to_phys(const void *addr)
 u64 acrn_hsm_page_to_phys(void *page)
 {
 	return page_to_phys(page);
+}
+
+/* ---------------------------------------------------------------- guest memory */
+
+void *acrn_hsm_vmap(void *pages, unsigned int count);
+void acrn_hsm_vunmap(void *addr);
+void acrn_hsm_mmap_read_lock(void);
+void acrn_hsm_mmap_read_unlock(void);
+void *acrn_hsm_pfnmap_vma(u64 addr, u64 *end);
+int acrn_hsm_follow_pfn(void *vma, u64 addr, u64 *pfn, bool *writable);
+bool acrn_hsm_pfn_refcounted(u64 pfn);
+
+/* Kernel mapping of @count pinned pages (struct page *[@count]), as the C HSM's; NULL if none. */
+void *acrn_hsm_vmap(void *pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+void acrn_hsm_vunmap(void *addr)
+{
+	vunmap(addr);
+}
+
+/* The mmap lock of the calling task's mm, for the VM_PFNMAP walk of SET_MEMSEG. */
+void acrn_hsm_mmap_read_lock(void)
+{
+	mmap_read_lock(current->mm);
+}
+
+void acrn_hsm_mmap_read_unlock(void)
+{
+	mmap_read_unlock(current->mm);
+}
+
+/*
+ * Under the mmap lock: the VMA of the calling task containing @addr if it has VM_PFNMAP (its
+ * end in *@end), else NULL.
+ */
+void *acrn_hsm_pfnmap_vma(u64 addr, u64 *end)
+{
+	struct vm_area_struct *vma = vma_lookup(current->mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_PFNMAP))
+		return NULL;
+	*end = vma->vm_end;
+	return vma;
+}
+
+/* Under the mmap lock: the PFN mapped at @addr of @vma and whether it is writable; 0 or -errno. */
+int acrn_hsm_follow_pfn(void *vma, u64 addr, u64 *pfn, bool *writable)
+{
+	struct follow_pfnmap_args args = { .vma = vma, .address = addr };
+	int ret = follow_pfnmap_start(&args);
+
+	if (ret)
+		return ret;
+	*pfn = args.pfn;
+	*writable = args.writable;
+	follow_pfnmap_end(&args);
+	return 0;
+}
+
+/* Whether @pfn is a page the kernel refcounts (valid and not PageReserved). */
+bool acrn_hsm_pfn_refcounted(u64 pfn)
+{
+	return pfn_valid(pfn) && !PageReserved(pfn_to_page(pfn));
 }
 
 /* ---------------------------------------------------------------- sysfs */
@@ -205,23 +273,13 @@ void *acrn_hsm_page_address(void *page)
 
 /* ---------------------------------------------------------------- in-kernel client API */
 
-/* Implemented in Rust (client_api.rs); documented in Documentation/hsm.rst. */
-struct acrn_io_request;
-void *acrn_hsm_vm_get(u16 vmid);
-void acrn_hsm_vm_put(void *vm);
-u16 acrn_hsm_vm_vcpu_num(void *vm);
-void *acrn_hsm_client_create(void *vm, int (*handler)(void *priv, u16 vcpu,
-						       struct acrn_io_request *req),
-			     void *priv);
-void acrn_hsm_client_stop(void *client);
-void acrn_hsm_client_destroy(void *client);
-int acrn_hsm_client_add_range(void *client, u32 type, u64 start, u64 end);
-void acrn_hsm_client_del_range(void *client, u32 type, u64 start, u64 end);
-int acrn_hsm_client_complete(void *client, u16 vcpu, const struct acrn_io_request *req);
+/* Implemented in Rust (client_api.rs); declared and documented in acrn_hsm_client.h. */
+#include "acrn_hsm_client.h"
 
 EXPORT_SYMBOL_GPL(acrn_hsm_vm_get);
 EXPORT_SYMBOL_GPL(acrn_hsm_vm_put);
 EXPORT_SYMBOL_GPL(acrn_hsm_vm_vcpu_num);
+EXPORT_SYMBOL_GPL(acrn_hsm_vm_map_guest);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_create);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_stop);
 EXPORT_SYMBOL_GPL(acrn_hsm_client_destroy);

@@ -29,6 +29,7 @@ use crate::{
         ACRN_IOREQ_TYPE_MMIO, ACRN_IOREQ_TYPE_PCICFG, ACRN_IOREQ_TYPE_PORTIO, ACRN_IO_REQUEST_MAX,
     },
     client::{swap_remove, Client, Completion},
+    guest_ram::GuestRam,
     hypercall,
     mm::PinnedPages,
     upcall,
@@ -86,6 +87,9 @@ pub(crate) struct Ioreqs {
     clearing: AtomicBool,
     /// Last value written to port 0xCF8 (only the dispatcher, one at a time, touches it).
     pci_conf_addr: AtomicU32,
+    /// The VM's guest RAM, kept mapped as long as this object (and so any VM reference of a
+    /// kernel client) lives.
+    ram: Arc<GuestRam>,
 }
 
 // SAFETY: `slots` points into a pinned page that any thread may access (all accesses are
@@ -103,6 +107,7 @@ impl Ioreqs {
         }
         let slots = NonNull::new(page.kernel_addr(0).cast::<IoRequest>()).ok_or(EINVAL)?;
         let vcpu_num = vcpu_num.min(ACRN_IO_REQUEST_MAX as u16);
+        let ram = GuestRam::new()?;
         Arc::pin_init(
             // INVARIANT: `slots` is the kernel address of the pinned page, which holds
             // `ACRN_IO_REQUEST_MAX` slots.
@@ -121,6 +126,7 @@ impl Ioreqs {
                 }),
                 clearing: AtomicBool::new(false),
                 pci_conf_addr: AtomicU32::new(0),
+                ram,
             }),
             GFP_KERNEL,
         )
@@ -129,6 +135,11 @@ impl Ioreqs {
     /// The VM id.
     pub(crate) fn vmid(&self) -> u16 {
         self.vmid
+    }
+
+    /// The VM's guest RAM mappings.
+    pub(crate) fn ram(&self) -> &GuestRam {
+        &self.ram
     }
 
     /// The number of vCPUs (slots in use).

@@ -17,9 +17,6 @@ extern "C" {
 /// Page size of the Service VM (and of the hypervisor's mappings).
 pub(crate) const PAGE_SIZE: u64 = 4096;
 
-/// Upper bound of RAM mappings per VM (`ACRN_MEM_MAPPING_MAX` in the C driver).
-pub(crate) const MEM_MAPPING_MAX: usize = 256;
-
 /// User pages pinned with `pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)`.
 ///
 /// # Invariants
@@ -67,6 +64,11 @@ impl PinnedPages {
     /// Number of pinned pages.
     pub(crate) fn len(&self) -> usize {
         self.pages.len()
+    }
+
+    /// The `struct page *` array, for `vmap`.
+    pub(crate) fn as_ptr(&self) -> *const *mut bindings::page {
+        self.pages.as_ptr()
     }
 
     /// Physical address of page `i`.
@@ -147,26 +149,50 @@ pub(crate) unsafe fn set_regions(vmid: u16, regions: &KVec<hv::VmMemoryRegion>) 
     unsafe { crate::hypercall::set_memory_regions(&batch) }
 }
 
-/// One region of `memmap` as MMIO: `MR_ADD` uncached, or `MR_DEL` if `add` is false.
-pub(crate) fn mmio_region(memmap: &VmMemmap, add: bool) -> Result<KVec<hv::VmMemoryRegion>> {
+/// One `MR_ADD` region: `[user_gpa, + size)` of the User VM to Service VM `service_gpa`, with
+/// memory type `mem_type` and the access rights of `attr` (C `acrn_mm_region_add`).
+pub(crate) fn add_region(
+    user_gpa: u64,
+    service_gpa: u64,
+    size: u64,
+    mem_type: u32,
+    attr: u32,
+) -> Result<KVec<hv::VmMemoryRegion>> {
     let mut regions = KVec::with_capacity(1, GFP_KERNEL)?;
-    let region = if add {
+    regions.push(
         hv::VmMemoryRegion {
             r#type: hv::MR_ADD,
-            prot: hv::MEM_TYPE_UC | (memmap.attr & hv::MEM_ACCESS_RIGHT_MASK),
-            gpa: memmap.user_vm_pa,
-            service_vm_gpa: memmap.service_vm_pa(),
-            size: memmap.len,
-        }
-    } else {
+            prot: (mem_type & hv::MEM_TYPE_MASK) | (attr & hv::MEM_ACCESS_RIGHT_MASK),
+            gpa: user_gpa,
+            service_vm_gpa: service_gpa,
+            size,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(regions)
+}
+
+/// One region of `memmap` as MMIO: `MR_ADD` uncached, or `MR_DEL` if `add` is false.
+pub(crate) fn mmio_region(memmap: &VmMemmap, add: bool) -> Result<KVec<hv::VmMemoryRegion>> {
+    if add {
+        return add_region(
+            memmap.user_vm_pa,
+            memmap.service_vm_pa(),
+            memmap.len,
+            hv::MEM_TYPE_UC,
+            memmap.attr,
+        );
+    }
+    let mut regions = KVec::with_capacity(1, GFP_KERNEL)?;
+    regions.push(
         hv::VmMemoryRegion {
             r#type: hv::MR_DEL,
             prot: 0,
             gpa: memmap.user_vm_pa,
             service_vm_gpa: 0,
             size: memmap.len,
-        }
-    };
-    regions.push(region, GFP_KERNEL)?;
+        },
+        GFP_KERNEL,
+    )?;
     Ok(regions)
 }

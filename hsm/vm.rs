@@ -11,14 +11,15 @@
 
 use crate::{
     acrn::{VmCreation, VmMemmap},
-    hypercall, ioctl,
+    guest_ram::RamMapping,
+    hv, hypercall, ioctl,
     ioeventfd::VmIoeventfds,
     ioreq::Ioreqs,
     irqfd::Irqfds,
     kext::ioctl::IoctlArg,
     kext::miscdev::MiscDevice,
     mm::{self, PinnedPages},
-    upcall,
+    pfnmap, upcall,
 };
 use kernel::{
     new_mutex,
@@ -69,8 +70,6 @@ pub(crate) struct VmInner {
     pub(crate) vmid: u16,
     /// The I/O side, from `CREATE_VM` to destroy.
     io: Option<Arc<VmIo>>,
-    /// Pinned guest RAM, one entry per RAM `SET_MEMSEG`.
-    ram: KVec<PinnedPages>,
     /// The page the hypervisor writes interrupt statistics to (`VM_INTR_MONITOR`).
     monitor_page: Option<PinnedPages>,
 }
@@ -90,8 +89,9 @@ impl VmInner {
     }
 
     /// `acrn_vm_destroy`: idempotent; `HC_DESTROY_VM`, then (upstream order) the I/O
-    /// clients are destroyed and the I/O request page and the guest RAM are unpinned. If the
-    /// hypercall fails nothing changes.
+    /// clients are destroyed and the I/O request page and the guest RAM are unmapped and
+    /// unpinned (once no kernel client holds a VM reference any more: see
+    /// [`crate::guest_ram`]). If the hypercall fails nothing changes.
     pub(crate) fn destroy(&mut self) -> Result {
         let Ok(vmid) = self.id() else {
             return Ok(());
@@ -107,9 +107,9 @@ impl VmInner {
             return Err(e);
         }
         if let Some(io) = self.io.take() {
+            io.ioreqs.ram().close();
             io.deinit();
         }
-        self.ram = KVec::new();
         self.monitor_page = None;
         self.vmid = ACRN_INVALID_VMID;
         Ok(())
@@ -132,8 +132,8 @@ impl VmInner {
                 io.deinit();
                 core::mem::forget(io);
             }
+            // The guest RAM belongs to the forgotten I/O side.
             core::mem::forget(self.monitor_page.take());
-            core::mem::forget(core::mem::replace(&mut self.ram, KVec::new()));
         }
     }
 }
@@ -230,25 +230,38 @@ impl Vm {
         unsafe { mm::set_regions(inner.id()?, &regions) }
     }
 
-    /// `acrn_vm_ram_map` for anonymous/file memory: pins `len / PAGE_SIZE` pages at
-    /// `vma_base` and maps them in one batch.
+    /// `acrn_vm_ram_map`: a `VM_PFNMAP` range becomes one write-back region of its physical
+    /// memory, nothing pinned ([`pfnmap`]); other memory is pinned (`len / PAGE_SIZE` pages at
+    /// `vma_base`), mapped into the kernel and mapped into the guest in one batch.
     fn ram_map(&self, memmap: &VmMemmap) -> Result {
         let nr = usize::try_from(memmap.len / mm::PAGE_SIZE).map_err(|_| EINVAL)?;
         if nr == 0 {
             return Err(EINVAL);
         }
+        if let Some(pa) = pfnmap::start(memmap, nr)? {
+            let regions = mm::add_region(
+                memmap.user_vm_pa,
+                pa,
+                memmap.len,
+                hv::MEM_TYPE_WB,
+                memmap.attr,
+            )?;
+            let inner = self.inner.lock();
+            // SAFETY: The region names memory mapped with `remap_pfn_range` that is not
+            // refcounted by the kernel (reserved or no `struct page`), as upstream.
+            return unsafe { mm::set_regions(inner.id()?, &regions) };
+        }
         let pages = PinnedPages::pin(memmap.vma_base(), nr)?;
         let regions = mm::ram_regions(memmap, &pages)?;
-        let mut inner = self.inner.lock();
+        let map = RamMapping::new(pages, memmap.user_vm_pa)?;
+        let inner = self.inner.lock();
         let vmid = inner.id()?;
-        if inner.ram.len() >= mm::MEM_MAPPING_MAX {
-            return Err(ENOMEM);
-        }
         // Recorded before the hypercall: the hypervisor applies a batch in order and keeps
         // the entries before a failing one, so even after a failure some pages may be mapped;
         // they stay pinned until the VM is destroyed.
-        inner.ram.push(pages, GFP_KERNEL)?;
-        // SAFETY: The pages are pinned and owned by `inner.ram` until the VM is destroyed.
+        inner.io()?.ioreqs.ram().add(map)?;
+        // SAFETY: The pages are pinned and owned by the VM's guest RAM table until the VM is
+        // destroyed (and no kernel client holds a reference any more).
         unsafe { mm::set_regions(vmid, &regions) }
     }
 
@@ -288,7 +301,6 @@ impl MiscDevice for Vm {
                 inner <- new_mutex!(VmInner {
                     vmid: ACRN_INVALID_VMID,
                     io: None,
-                    ram: KVec::new(),
                     monitor_page: None,
                 }),
             }),

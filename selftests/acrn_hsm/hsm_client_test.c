@@ -3,8 +3,11 @@
  * The in-kernel I/O request client API of acrn_hsm.ko, through samples/hsm_client
  * (acrn_hsm_client_sample.ko, which claims four ports of a VM): requests in its range go to it
  * and are completed in the kernel, at once or deferred; others go to the device model; after
- * the sample is unloaded its ports are the device model's again. acrn.ko exports no such API:
- * skipped there.
+ * the sample is unloaded its ports are the device model's again; the sample reads and writes
+ * guest RAM through acrn_hsm_vm_map_guest() (checksums compared with the DM's view of the same
+ * memory), which refuses ranges outside one RAM segment and keeps the pages pinned while the
+ * sample holds the VM, even after the VM is destroyed. acrn.ko exports no such API: skipped
+ * there.
  */
 #include <sys/syscall.h>
 
@@ -13,6 +16,9 @@
 
 #define SAMPLE "acrn_hsm_client_sample"
 #define PORT 0x7000
+#define MEM_GPA 0x100000ul
+#define MEM_LEN 0x4000ul	/* four pages */
+#define SUM_LEN 64		/* the sample's mem_len */
 
 /* Loads the sample with @params; 0 or -errno. */
 static int sample_load(const char *params)
@@ -44,6 +50,71 @@ static unsigned long sample_param(const char *name)
 		v = ~0ul;
 	fclose(f);
 	return v;
+}
+
+/* Writes @val to the sample's parameter @name; 0 or -errno. */
+static int sample_param_set(const char *name, const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", SAMPLE, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The sample's checksum: FNV-1a over @len bytes. */
+static __u32 fnv1a(const __u8 *p, size_t len)
+{
+	__u32 sum = 2166136261u;
+
+	while (len--)
+		sum = (sum ^ *p++) * 16777619u;
+	return sum;
+}
+
+/* @len bytes of fresh anonymous memory as guest RAM at @gpa; the memory or NULL. */
+static __u8 *map_ram(struct hsm_vm *vm, __u64 gpa, size_t len)
+{
+	struct acrn_vm_memmap m = {
+		.type = ACRN_MEMMAP_RAM, .attr = ACRN_MEM_ACCESS_RWX, .user_vm_pa = gpa, .len = len,
+	};
+	__u8 *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	m.vma_base = (unsigned long)p;
+	if (ioctl(vm->fd, ACRN_IOCTL_SET_MEMSEG, &m)) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+/* Has the sample checksum the guest memory at @gpa through a request; 0 or -1. */
+static int sum_by_request(struct hsm_vm *vm, __u64 gpa)
+{
+	hsm_post_pio(vm, 0, ACRN_IOREQ_DIR_WRITE, PORT + 1, 4, gpa);
+	if (hsm_kick() || hsm_wait_dispatched(vm, 0) != ACRN_IOREQ_STATE_COMPLETE ||
+	    !hsm_slot(vm, 0)->kernel_handled)
+		return -1;
+	hsm_free_slot(vm, 0);
+	return 0;
+}
+
+/* Has the sample checksum the guest memory at @gpa from process context; 0 or -errno. */
+static int sum_by_probe(__u64 gpa)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%#llx", (unsigned long long)gpa);
+	return sample_param_set("probe_gpa", v);
 }
 
 FIXTURE(client) {
@@ -134,11 +205,85 @@ TEST_F(client, unload_gives_ports_back)
 	EXPECT_EQ(0, err(ioctl(vm->fd, ACRN_IOCTL_CLEAR_VM_IOREQ, 0)));
 }
 
-/* A VM destroyed under the sample: its client stops; unloading it later is clean. */
+TEST_F(client, guest_memory)
+{
+	struct hsm_vm *vm = &self->vm;
+	/* Offsets: in the first page, across a page boundary, ending at the last byte. */
+	static const __u64 offs[] = { 0x100, 0xff0, 0x2fe3, MEM_LEN - SUM_LEN - 4 };
+	__u8 *ram, *ram2;
+	__u32 sum;
+	size_t i;
+
+	ram = map_ram(vm, MEM_GPA, MEM_LEN);
+	ASSERT_NE(NULL, ram);
+	for (i = 0; i < MEM_LEN; i++)
+		ram[i] = i * 7 + (i >> 8) + 3;
+	ASSERT_EQ((unsigned long)SUM_LEN, sample_param("mem_len"));
+
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		__u8 *p = ram + offs[i];
+
+		ASSERT_EQ(0, sum_by_request(vm, MEM_GPA + offs[i])) TH_LOG("offset %#llx", offs[i]);
+		EXPECT_EQ(0ul, sample_param("mem_err"));
+		sum = fnv1a(p, SUM_LEN);
+		EXPECT_EQ((unsigned long)sum, sample_param("mem_sum")) TH_LOG("offset %#llx", offs[i]);
+		/* Written back by the sample, little endian, right after the bytes it read. */
+		EXPECT_EQ(sum, p[SUM_LEN] | p[SUM_LEN + 1] << 8 | p[SUM_LEN + 2] << 16 |
+			       (__u32)p[SUM_LEN + 3] << 24);
+	}
+
+	/* Live memory, not a copy: the DM changes a byte, the next sum sees it. */
+	ram[0x100] ^= 0xff;
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA + 0x100));
+	EXPECT_EQ(0ul, sample_param("mem_err"));
+	EXPECT_EQ((unsigned long)fnv1a(ram + 0x100, SUM_LEN), sample_param("mem_sum"));
+
+	/* One byte past the segment, below it, no RAM at all, wrapping: refused. */
+	ASSERT_EQ(0, sum_by_request(vm, MEM_GPA + MEM_LEN - SUM_LEN - 3));
+	EXPECT_EQ((unsigned long)-EFAULT, sample_param("mem_err"));
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA - 4));
+	EXPECT_EQ((unsigned long)-EFAULT, sample_param("mem_err"));
+	ASSERT_EQ(0, sum_by_probe(0x100));
+	EXPECT_EQ((unsigned long)-EFAULT, sample_param("mem_err"));
+	ASSERT_EQ(0, sum_by_probe(~0ull - 16));
+	EXPECT_EQ((unsigned long)-EINVAL, sample_param("mem_err"));
+
+	/* A second segment right after the first: each is mapped, a range across both is not. */
+	ram2 = map_ram(vm, MEM_GPA + MEM_LEN, PAGE);
+	ASSERT_NE(NULL, ram2);
+	memset(ram2, 0x5a, PAGE);
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA + MEM_LEN));
+	EXPECT_EQ(0ul, sample_param("mem_err"));
+	EXPECT_EQ((unsigned long)fnv1a(ram2, SUM_LEN), sample_param("mem_sum"));
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA + MEM_LEN - 8));
+	EXPECT_EQ((unsigned long)-EFAULT, sample_param("mem_err"));
+}
+
+/*
+ * A VM destroyed under the sample: its client stops, its guest memory can not be mapped any
+ * more but stays pinned until the sample drops the VM; unloading it later is clean.
+ */
 TEST_F(client, vm_destroyed_first)
 {
+	long pins_vm, pins_ram;
+	__u8 *ram;
+
+	pins_vm = hsm_pinned_pages();
+	ASSERT_LE(0, pins_vm);
+	ram = map_ram(&self->vm, MEM_GPA, MEM_LEN);
+	ASSERT_NE(NULL, ram);
+	pins_ram = hsm_pinned_pages();
+	EXPECT_EQ(pins_vm + (long)(MEM_LEN / PAGE), pins_ram);
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA));
+	EXPECT_EQ(0ul, sample_param("mem_err"));
+
 	EXPECT_EQ(0, hsm_vm_destroy(&self->vm));
+	EXPECT_EQ(pins_ram, hsm_pinned_pages());
+	ASSERT_EQ(0, sum_by_probe(MEM_GPA));
+	EXPECT_EQ((unsigned long)-ENODEV, sample_param("mem_err"));
 	EXPECT_EQ(0, kmod_unload(SAMPLE));
+	/* The RAM and the request page are unpinned with the sample's reference. */
+	EXPECT_EQ(pins_vm - 1, hsm_pinned_pages());
 	self->vm.fd = -1;
 	kmod_unload(hsm_module());
 }
