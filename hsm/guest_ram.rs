@@ -38,7 +38,8 @@ pub(crate) struct RamMapping {
     va: NonNull<u8>,
     gpa: u64,
     len: u64,
-    pages: PinnedPages,
+    /// Kept pinned while mapped; only dropped.
+    _pages: PinnedPages,
 }
 
 // SAFETY: `va` is a kernel mapping usable from any task; `PinnedPages` is `Send`.
@@ -62,7 +63,7 @@ impl RamMapping {
             va,
             gpa,
             len,
-            pages,
+            _pages: pages,
         })
     }
 
@@ -73,7 +74,7 @@ impl RamMapping {
             return None;
         }
         // SAFETY: `offset < self.len`, the size of the `vmap` area at `va`.
-        Some(unsafe { self.va.add(offset as usize) })
+        NonNull::new(unsafe { self.va.as_ptr().add(offset as usize) })
     }
 }
 
