@@ -8,7 +8,8 @@
  *   - a read returns 0xc0ffee00 | vcpu, completed at once;
  *   - a write is recorded in the read-only parameter last_write, completed at once, except
  *     the value 0xdefe, which is completed later from a work item (the deferred path);
- *   - a 4-byte write of a guest-physical address G to port p + 1 reads guest memory through
+ * and, as a second range, the four ports [p + 4, p + 7] (the same), where
+ *   - a 4-byte write of a guest-physical address G to port p + 4 reads guest memory through
  *     acrn_hsm_vm_map_guest(): the checksum of the mem_len bytes at G goes into the parameter
  *     mem_sum and is written back into the guest, little endian, at G + mem_len; mem_err gets
  *     0 or the errno of the mapping.
@@ -45,7 +46,7 @@ module_param(mem_err, int, 0444);
 MODULE_PARM_DESC(mem_err, "0, or the errno of the last guest memory mapping");
 
 #define DEFERRED_VALUE 0xdefe
-#define MEM_PORT_OFFSET 1
+#define MEM_PORT_OFFSET 4
 
 static void *sample_client;
 static struct acrn_io_request deferred_req;
@@ -137,13 +138,16 @@ static int __init sample_init(void)
 		return -ENOMEM;
 	}
 	ret = acrn_hsm_client_add_range(sample_client, ACRN_IOREQ_TYPE_PORTIO, port, port + 3);
+	if (!ret)
+		ret = acrn_hsm_client_add_range(sample_client, ACRN_IOREQ_TYPE_PORTIO,
+						port + MEM_PORT_OFFSET, port + MEM_PORT_OFFSET + 3);
 	if (ret) {
 		acrn_hsm_client_destroy(sample_client);
 		acrn_hsm_vm_put(sample_vm);
 		return ret;
 	}
 	pr_info("acrn_hsm_client_sample: VM %u (%u vCPUs), ports %#lx-%#lx\n", vmid,
-		acrn_hsm_vm_vcpu_num(sample_vm), port, port + 3);
+		acrn_hsm_vm_vcpu_num(sample_vm), port, port + MEM_PORT_OFFSET + 3);
 	return 0;
 }
 
@@ -156,6 +160,8 @@ static void __exit sample_exit(void)
 	 * completion finish, then free the client.
 	 */
 	acrn_hsm_client_del_range(sample_client, ACRN_IOREQ_TYPE_PORTIO, port, port + 3);
+	acrn_hsm_client_del_range(sample_client, ACRN_IOREQ_TYPE_PORTIO, port + MEM_PORT_OFFSET,
+				  port + MEM_PORT_OFFSET + 3);
 	acrn_hsm_client_stop(sample_client);
 	flush_work(&sample_deferred_work);
 	acrn_hsm_client_destroy(sample_client);

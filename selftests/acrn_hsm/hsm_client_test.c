@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The in-kernel I/O request client API of acrn_hsm.ko, through samples/hsm_client
- * (acrn_hsm_client_sample.ko, which claims four ports of a VM): requests in its range go to it
- * and are completed in the kernel, at once or deferred; others go to the device model; after
- * the sample is unloaded its ports are the device model's again; the sample reads and writes
- * guest RAM through acrn_hsm_vm_map_guest() (checksums compared with the DM's view of the same
- * memory), which refuses ranges outside one RAM segment and keeps the pages pinned while the
- * sample holds the VM, even after the VM is destroyed. acrn.ko exports no such API: skipped
- * there.
+ * (acrn_hsm_client_sample.ko, which claims two ranges of four ports of a VM): requests in its
+ * ranges go to it and are completed in the kernel, at once or deferred; others go to the
+ * device model; after the sample is unloaded its ports are the device model's again. The
+ * sample reads and writes guest RAM through acrn_hsm_vm_map_guest() (checksums compared with
+ * the DM's view of the same memory), which refuses ranges outside one RAM segment and keeps
+ * the pages pinned while the sample holds the VM, even after the VM is destroyed. acrn.ko
+ * exports no such API: skipped there.
  */
 #include <sys/syscall.h>
 
@@ -100,7 +100,7 @@ static __u8 *map_ram(struct hsm_vm *vm, __u64 gpa, size_t len)
 /* Has the sample checksum the guest memory at @gpa through a request; 0 or -1. */
 static int sum_by_request(struct hsm_vm *vm, __u64 gpa)
 {
-	hsm_post_pio(vm, 0, ACRN_IOREQ_DIR_WRITE, PORT + 1, 4, gpa);
+	hsm_post_pio(vm, 0, ACRN_IOREQ_DIR_WRITE, PORT + 4, 4, gpa);
 	if (hsm_kick() || hsm_wait_dispatched(vm, 0) != ACRN_IOREQ_STATE_COMPLETE ||
 	    !hsm_slot(vm, 0)->kernel_handled)
 		return -1;
