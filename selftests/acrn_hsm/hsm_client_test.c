@@ -13,6 +13,7 @@
 
 #include "kselftest_harness.h"
 #include "hsm_vm.h"
+#include "selftests/hypervisor/test_dm.h"
 
 #define SAMPLE "acrn_hsm_client_sample"
 #define PORT 0x7000
@@ -286,6 +287,129 @@ TEST_F(client, vm_destroyed_first)
 	EXPECT_EQ(pins_vm - 1, hsm_pinned_pages());
 	self->vm.fd = -1;
 	kmod_unload(hsm_module());
+}
+
+/*
+ * With a real guest: it writes a pattern into its RAM, asks the sample for the checksum with
+ * an `out` of the pattern's address to PORT + 4, reads the sum the sample wrote after the
+ * pattern and reports it to the DM.
+ */
+#define G_RAM_LEN	0x10000ul
+#define G_CODE		0x1000ul
+#define G_DATA		0x6000ul
+#define G_PORT_SUM	0x1230
+#define G_PORT_DONE	0x12fe
+
+extern const unsigned char hsum_start[], hsum_end[];
+__asm__(
+	".pushsection .rodata.hsm_client_guests, \"a\"\n"
+	".code16\n"
+	"hsum_start:\n"
+	"	xor %ax, %ax\n"
+	"	mov %ax, %ds\n"
+	"	mov $0x6000, %di\n"
+	"	mov $64, %cx\n"
+	"	mov $5, %al\n"
+	"1:	mov %al, (%di)\n"
+	"	add $13, %al\n"
+	"	inc %di\n"
+	"	loop 1b\n"
+	"	mov $0x7004, %dx\n"
+	"	mov $0x6000, %eax\n"
+	"	out %eax, %dx\n"
+	"	movl 0x6040, %eax\n"
+	"	mov $0x1230, %dx\n"
+	"	out %eax, %dx\n"
+	"	mov $0x12fe, %dx\n"
+	"	out %al, %dx\n"
+	"2:	cli\n"
+	"	hlt\n"
+	"	jmp 2b\n"
+	"hsum_end:\n"
+	".code64\n"
+	".popsection\n");
+
+struct sum_seen {
+	__u32 sum;
+	int nsum;
+};
+
+static int sum_handler(struct tdm_vm *vm, struct tdm_req *q, void *arg)
+{
+	struct sum_seen *s = arg;
+
+	if (q->type != ACRN_IOREQ_TYPE_PORTIO || q->dir != ACRN_IOREQ_DIR_WRITE)
+		return 0;
+	if (q->addr == G_PORT_SUM) {
+		s->sum = q->value;
+		s->nsum++;
+	}
+	return q->addr == G_PORT_DONE;
+}
+
+FIXTURE(client_guest) {
+	struct tdm_vm vm;
+};
+
+FIXTURE_SETUP(client_guest)
+{
+	int ret;
+
+	self->vm.fd = -1;
+	SKIP_UNLESS_ACRN_RS();
+	if (getuid())
+		SKIP(return, "needs root");
+	if (!hsm_is_ours())
+		SKIP(return, "acrn.ko exports no client API to modules");
+	if (kmod_loaded(SAMPLE))
+		kmod_unload(SAMPLE);
+	ret = hsm_load();
+	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
+	ret = tdm_create(&self->vm, "hsm-client-g", 0);
+	ASSERT_EQ(0, ret) TH_LOG("CREATE_VM: %s", strerror(-ret));
+	ASSERT_EQ(0, tdm_map_ram(&self->vm, G_RAM_LEN));
+	ASSERT_EQ(0, tdm_load(&self->vm, G_CODE, hsum_start, hsum_end - hsum_start));
+	ASSERT_EQ(0, tdm_regs_real(&self->vm, G_CODE));
+}
+
+FIXTURE_TEARDOWN(client_guest)
+{
+	struct hv_counters h;
+
+	if (self->vm.fd < 0)
+		return;
+	if (kmod_loaded(SAMPLE))
+		EXPECT_EQ(0, kmod_unload(SAMPLE));
+	EXPECT_EQ(0, tdm_destroy(&self->vm));
+	hv_counters(&h);
+	EXPECT_EQ(0u, h.vms);
+	kmod_unload(hsm_module());
+}
+
+TEST_F(client_guest, guest_asks_for_checksum)
+{
+	struct sum_seen seen = { 0 };
+	__u8 pattern[SUM_LEN];
+	char params[64];
+	__u32 sum;
+	int i;
+
+	snprintf(params, sizeof(params), "vmid=%u port=%u", self->vm.vmid, PORT);
+	ASSERT_EQ(0, sample_load(params));
+	ASSERT_EQ(0, tdm_run(&self->vm, sum_handler, &seen, 30000));
+	for (i = 0; i < SUM_LEN; i++)
+		pattern[i] = 5 + 13 * i;
+	/* The guest wrote the pattern (the DM sees it), the sample summed what the guest wrote. */
+	EXPECT_EQ(0, memcmp(pattern, self->vm.ram + G_DATA, SUM_LEN));
+	sum = fnv1a(pattern, SUM_LEN);
+	EXPECT_EQ(0ul, sample_param("mem_err"));
+	EXPECT_EQ((unsigned long)sum, sample_param("mem_sum"));
+	/* The guest read the sum the sample wrote into its memory. */
+	ASSERT_EQ(1, seen.nsum);
+	EXPECT_EQ(sum, seen.sum);
+	/* Only the guest's own ports reached the DM. */
+	for (i = 0; i < self->vm.nlog; i++)
+		EXPECT_NE(PORT + 4, self->vm.log[i].addr);
 }
 
 TEST_HARNESS_MAIN
