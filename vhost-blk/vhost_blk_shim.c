@@ -315,6 +315,11 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	else
 		iov_iter_init(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr, len);
 	init_sync_kiocb(&req->iocb, file);
+	/*
+	 * Bios from the per-CPU cache, as io_uring asks for every read and write: block devices
+	 * then allocate and free no bio per request (others ignore the flag).
+	 */
+	req->iocb.ki_flags |= IOCB_ALLOC_CACHE;
 	req->iocb.ki_pos = pos;
 	req->iocb.ki_complete = vhost_blk_rs_complete;
 	req->io = io;
@@ -338,7 +343,13 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	} else {
 		vhost_blk_rs_end_write(&req->iocb);
 	}
-	vhost_blk_rs_io_put(io);
+	/*
+	 * No completion touches @io for this request any more, and no one waits: submissions
+	 * and vhost_blk_rs_io_drain()/free() never overlap (the Rust side calls them with the
+	 * object held exclusively), so a plain decrement does; vhost_blk_rs_io_put()'s lock is
+	 * for completions racing a waiter.
+	 */
+	atomic_dec(&io->inflight);
 	/* Interrupted system-call codes mean nothing to a guest. */
 	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
 	    ret == -ERESTART_RESTARTBLOCK)
