@@ -408,8 +408,9 @@ fn indirect_read_ahead() {
     let want: Vec<u64> = order.iter().map(|&i| u64::from(i)).collect();
     assert_eq!(seen, want);
 
-    // In order: one read for the indirect descriptor, then one per window of 8 (not one per
-    // entry); plus the range checks of the table and of the 20 buffers.
+    // In order: one read per window of 8 (not one per entry), plus the range checks of the
+    // table and of the 20 buffers; the indirect descriptor itself came with `pop_chain`'s
+    // read-ahead of the main table.
     let mut in_order = vec![d(0, 0, 0, 0); 20];
     for (i, x) in in_order.iter_mut().enumerate() {
         *x = d(DATA, 1, if i < 19 { N } else { 0 }, i as u16 + 1);
@@ -423,5 +424,5 @@ fn indirect_read_ahead() {
     let mut c = q.pop_chain(&env.mem).unwrap().unwrap();
     let before = env.mem.accesses();
     assert_eq!(finish(&mut c, &env.mem), Ok(20));
-    assert_eq!(env.mem.accesses() - before, 1 + 3 + 21);
+    assert_eq!(env.mem.accesses() - before, 3 + 21);
 }

@@ -13,6 +13,7 @@ mod memtable;
 mod notify;
 mod queue;
 mod random;
+mod readahead;
 
 /// xorshift64*: small deterministic PRNG for tests.
 pub(crate) struct Rng(u64);

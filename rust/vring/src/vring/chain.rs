@@ -41,7 +41,8 @@ pub struct ChainInfo {
     pub writable_len: u32,
 }
 
-/// Entries of an indirect table read in one memory access.
+/// Entries of an indirect table read in one memory access; also the most descriptors of
+/// the main table a chain gets from its queue's read-ahead ([`DescChain::read_ahead_from`]).
 const READ_AHEAD: usize = 8;
 
 /// A descriptor chain: its head index (for `add_used`) and the state of its walk.
@@ -50,7 +51,8 @@ const READ_AHEAD: usize = 8;
 ///
 /// An indirect table is read [`READ_AHEAD`] entries at a time (one user copy instead of one
 /// per descriptor); the whole table was checked to lie in guest memory when it was entered,
-/// as vhost's `get_indirect` maps it whole.
+/// as vhost's `get_indirect` maps it whole. Entries of the main table come from the queue's
+/// read-ahead when it has them (see `readahead.rs`), else one read each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DescChain {
     head: u16,
@@ -70,7 +72,7 @@ pub struct DescChain {
     total_len: u32,
     /// No more descriptors (end reached or error returned).
     done: bool,
-    /// Indirect-table entries `ahead_first..ahead_first + ahead_len`, read ahead.
+    /// Entries `ahead_first..ahead_first + ahead_len` of the table being walked, read ahead.
     ahead: [u8; READ_AHEAD * DESC_SIZE],
     ahead_first: u32,
     ahead_len: u32,
@@ -116,6 +118,25 @@ impl DescChain {
         self.done
     }
 
+    /// Main-table descriptors `head..` already read (`bytes`, whole descriptors): the walk
+    /// takes them from here instead of reading the table (at most [`READ_AHEAD`] of them).
+    /// Only before the walk starts.
+    pub(super) fn read_ahead_from(&mut self, head: u16, bytes: &[u8]) {
+        if self.indirect || self.ttl != self.table_len || head != self.head {
+            return;
+        }
+        let n = (bytes.len() / DESC_SIZE).min(READ_AHEAD);
+        let (Some(dst), Some(src)) = (
+            self.ahead.get_mut(..n * DESC_SIZE),
+            bytes.get(..n * DESC_SIZE),
+        ) else {
+            return;
+        };
+        dst.copy_from_slice(src);
+        self.ahead_first = u32::from(head);
+        self.ahead_len = n as u32;
+    }
+
     fn fail(&mut self, e: Error) -> Option<Result<Descriptor, Error>> {
         self.done = true;
         Some(Err(e))
@@ -126,11 +147,12 @@ impl DescChain {
         let off = u64::from(index) * DESC_SIZE as u64;
         let addr = self.table.checked_add(off).ok_or(Error::Overflow)?;
         let mut b = [0u8; DESC_SIZE];
-        if !self.indirect {
+        let cached = (self.ahead_first..self.ahead_first + self.ahead_len).contains(&index);
+        if !self.indirect && !cached {
             mem.read_ring(addr, &mut b)?;
             return Ok(Descriptor::from_bytes(&b));
         }
-        if !(self.ahead_first..self.ahead_first + self.ahead_len).contains(&index) {
+        if !cached {
             // `index < table_len`: 0 on entry, `next` checked against it.
             let n = (self.table_len - index).min(READ_AHEAD as u32);
             self.ahead_len = 0;

@@ -22,6 +22,7 @@ pub mod layout;
 pub mod memory;
 pub mod memtable;
 pub mod queue;
+pub mod readahead;
 
 // Short paths for users. A kernel module that includes this file uses only some of
 // them; the allow keeps `-D warnings` quiet about the others.

@@ -23,12 +23,13 @@ use core::sync::atomic::{fence, Ordering};
 use super::chain::DescChain;
 use super::error::Error;
 use super::layout::{
-    avail_event_offset, avail_ring_offset, avail_ring_size, check_queue_size, desc_table_size,
-    used_elem_offset, used_event_offset, used_ring_size, RingAddrs, UsedElem, AVAIL_FLAGS_OFFSET,
-    AVAIL_IDX_OFFSET, USED_ELEM_SIZE, USED_FLAGS_OFFSET, USED_IDX_OFFSET,
-    VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY,
+    avail_event_offset, avail_ring_size, check_queue_size, desc_table_size, used_elem_offset,
+    used_event_offset, used_ring_size, RingAddrs, UsedElem, AVAIL_FLAGS_OFFSET, AVAIL_IDX_OFFSET,
+    USED_ELEM_SIZE, USED_FLAGS_OFFSET, USED_IDX_OFFSET, VRING_AVAIL_F_NO_INTERRUPT,
+    VRING_USED_F_NO_NOTIFY,
 };
 use super::memory::GuestMemory;
+use super::readahead::ReadAhead;
 
 /// Used elements written per `write_ring` call by [`SplitQueue::add_used_n`].
 const USED_BATCH: usize = 32;
@@ -61,6 +62,8 @@ pub struct SplitQueue {
     notify_on_empty: bool,
     ready: bool,
     broken: bool,
+    /// Avail entries and descriptors read ahead by `pop_chain`, until `avail->idx` is read.
+    read_ahead: ReadAhead,
 }
 
 impl Default for SplitQueue {
@@ -90,6 +93,7 @@ impl SplitQueue {
             notify_on_empty: false,
             ready: false,
             broken: false,
+            read_ahead: ReadAhead::new(),
         }
     }
 
@@ -127,6 +131,7 @@ impl SplitQueue {
         }
         self.addrs = addrs;
         self.addrs_set = true;
+        self.read_ahead.invalidate();
         Ok(())
     }
 
@@ -145,6 +150,7 @@ impl SplitQueue {
         let base = u16::try_from(num).map_err(|_| Error::BadBase)?;
         self.last_avail_idx = Wrapping(base);
         self.avail_idx = Wrapping(base);
+        self.read_ahead.invalidate();
         Ok(())
     }
 
@@ -237,6 +243,7 @@ impl SplitQueue {
         self.signalled_used_valid = false;
         let used = mem.read_ring_u16(Self::at(self.addrs.used, USED_IDX_OFFSET)?)?;
         self.last_used_idx = Wrapping(used);
+        self.read_ahead.invalidate();
         self.broken = false;
         self.ready = true;
         Ok(())
@@ -261,6 +268,8 @@ impl SplitQueue {
             return Ok(false);
         }
         self.avail_idx = idx;
+        // Descriptors read before this index may have been rewritten for it.
+        self.read_ahead.invalidate();
         // smp_rmb(): read the ring entries and descriptors only after the index.
         fence(Ordering::Acquire);
         Ok(true)
@@ -268,7 +277,8 @@ impl SplitQueue {
 
     /// Takes the next available chain (head part of `vhost_get_vq_desc`): `Ok(None)` if
     /// the ring is empty. Advances the next avail index; the chain is walked (and
-    /// validated) by [`DescChain`]. A bad `avail->idx` ([`Error::AvailIndexTooFar`]) or
+    /// validated) by [`DescChain`]. Avail entries and descriptors are read ahead, many per
+    /// ring access (see `readahead.rs`). A bad `avail->idx` ([`Error::AvailIndexTooFar`]) or
     /// head ([`Error::HeadOutOfRange`]) marks the queue broken; a memory fault leaves the
     /// state unchanged. [`Error::NotReady`] / [`Error::Broken`] if inactive / broken.
     pub fn pop_chain<M: GuestMemory + ?Sized>(
@@ -284,14 +294,22 @@ impl SplitQueue {
         if self.avail_idx == self.last_avail_idx && !self.fetch_avail_idx(mem)? {
             return Ok(None);
         }
-        let slot = self.last_avail_idx.0 & (self.size - 1);
-        let head = mem.read_ring_u16(Self::at(self.addrs.avail, avail_ring_offset(slot))?)?;
+        let head = self.read_ahead.head(
+            mem,
+            self.addrs.avail,
+            self.size,
+            self.last_avail_idx,
+            self.avail_idx,
+        )?;
         if head >= self.size {
             self.broken = true;
             return Err(Error::HeadOutOfRange);
         }
         self.last_avail_idx += Wrapping(1);
-        Ok(Some(DescChain::new(head, self.addrs.desc, self.size)))
+        let mut chain = DescChain::new(head, self.addrs.desc, self.size);
+        self.read_ahead
+            .fill_chain(mem, self.addrs.desc, self.size, head, &mut chain);
+        Ok(Some(chain))
     }
 
     /// Gives back the last `n` popped chains (`vhost_discard_vq_desc`).
