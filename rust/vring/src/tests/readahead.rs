@@ -1,8 +1,11 @@
 //! Read-ahead of avail entries and descriptors by `pop_chain`: fewer ring accesses, and
 //! never a stale or failed read where reading one entry at a time would succeed.
 
+use std::vec::Vec;
+
 use crate::mock::{Buf, MockDriver, MockMemory};
 use crate::vring::layout::{avail_ring_offset, DESC_SIZE};
+use crate::vring::DescChain;
 
 use super::queue_for;
 
@@ -93,4 +96,69 @@ fn faulting_read_ahead_falls_back() {
     let mut c = q.pop_chain(&mem).unwrap().unwrap();
     assert_eq!(c.head(), 3);
     assert_eq!(c.next_desc(&mem).unwrap().unwrap().addr, DATA + 0x300);
+}
+
+/// One chain refilled in place by `pop_chain_into` walks each chain afresh: after an
+/// indirect chain (whose table filled the read-ahead buffer), direct and indirect chains
+/// yield their own descriptors; an empty ring leaves the chain as it was.
+#[test]
+fn chain_refilled_in_place() {
+    let mem = MockMemory::flat(0x40_0000);
+    let mut drv = MockDriver::with_base(&mem, SIZE, 0);
+    let mut q = queue_for(&mem, &drv, false);
+    let table = 0x30_0000;
+    drv.add_indirect(table, &[Buf::r(DATA, 1), Buf::r(DATA + 0x10, 2)])
+        .unwrap();
+    drv.add_chain(&[Buf::r(DATA + 0x20, 3), Buf::r(DATA + 0x30, 4)])
+        .unwrap();
+    drv.add_indirect(table + 0x1000, &[Buf::r(DATA + 0x40, 5)])
+        .unwrap();
+    drv.kick();
+    let mut c = DescChain::default();
+    assert!(c.next_desc(&mem).is_none(), "a default chain is finished");
+    let mut walk = |c: &mut DescChain| -> Vec<(u64, u32)> {
+        c.iter(&mem)
+            .map(|d| d.map(|d| (d.addr, d.len)).unwrap())
+            .collect()
+    };
+    assert!(q.pop_chain_into(&mem, &mut c).unwrap());
+    assert_eq!(walk(&mut c), [(DATA, 1), (DATA + 0x10, 2)]);
+    assert!(q.pop_chain_into(&mem, &mut c).unwrap());
+    assert_eq!(walk(&mut c), [(DATA + 0x20, 3), (DATA + 0x30, 4)]);
+    assert!(q.pop_chain_into(&mem, &mut c).unwrap());
+    let head = c.head();
+    assert_eq!(walk(&mut c), [(DATA + 0x40, 5)]);
+    assert!(!q.pop_chain_into(&mem, &mut c).unwrap());
+    assert_eq!(c.head(), head);
+}
+
+/// A chain refilled in place never walks on entries its previous use read ahead from an
+/// indirect table, even when its own head could not be read ahead (a fault in its block).
+#[test]
+fn refilled_chain_forgets_indirect_entries() {
+    let mem = MockMemory::flat(0x40_0000);
+    let mut drv = MockDriver::with_base(&mem, SIZE, 0);
+    let mut q = queue_for(&mem, &drv, false);
+    let table = 0x30_0000;
+    let bufs = [
+        Buf::r(DATA, 1),
+        Buf::r(DATA + 0x10, 2),
+        Buf::r(DATA + 0x20, 3),
+    ];
+    assert_eq!(drv.add_indirect(table, &bufs), Some(0));
+    drv.kick();
+    let mut c = DescChain::default();
+    assert!(q.pop_chain_into(&mem, &mut c).unwrap());
+    assert_eq!(c.iter(&mem).count(), 3);
+    // Head 1 is direct; descriptor 2 faults, so its block is not read ahead.
+    assert_eq!(drv.add_chain(&[Buf::r(DATA + 0x100, 7)]), Some(1));
+    drv.kick();
+    let (desc, _, _) = drv.ring_gpas();
+    mem.set_fault(Some((
+        mem.uaddr(desc + 2 * DESC_SIZE as u64),
+        DESC_SIZE as u64,
+    )));
+    assert!(q.pop_chain_into(&mem, &mut c).unwrap());
+    let d = c.next_desc(&mem).unwrap().unwrap();
+    assert_eq!((d.addr, d.len), (DATA + 0x100, 7));
 }

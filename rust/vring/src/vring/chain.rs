@@ -41,8 +41,7 @@ pub struct ChainInfo {
     pub writable_len: u32,
 }
 
-/// Entries of an indirect table read in one memory access; also the most descriptors of
-/// the main table a chain gets from its queue's read-ahead ([`DescChain::read_ahead_from`]).
+/// Entries of an indirect table read in one memory access.
 const READ_AHEAD: usize = 8;
 
 /// A descriptor chain: its head index (for `add_used`) and the state of its walk.
@@ -51,8 +50,15 @@ const READ_AHEAD: usize = 8;
 ///
 /// An indirect table is read [`READ_AHEAD`] entries at a time (one user copy instead of one
 /// per descriptor); the whole table was checked to lie in guest memory when it was entered,
-/// as vhost's `get_indirect` maps it whole. Entries of the main table come from the queue's
-/// read-ahead when it has them (see `readahead.rs`), else one read each.
+/// as vhost's `get_indirect` maps it whole. The head descriptor comes from the queue's
+/// read-ahead when it has it (see `readahead.rs`); other main-table entries are read one at
+/// a time.
+///
+/// With its read-ahead buffer the chain is large (about 170 bytes): a hot loop should keep
+/// one and refill it in place ([`SplitQueue::pop_chain_into`]) rather than move a new one
+/// per packet.
+///
+/// [`SplitQueue::pop_chain_into`]: super::queue::SplitQueue::pop_chain_into
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DescChain {
     head: u16,
@@ -78,6 +84,16 @@ pub struct DescChain {
     ahead_len: u32,
 }
 
+impl Default for DescChain {
+    /// A finished, empty chain (head 0), to be refilled by
+    /// [`SplitQueue::pop_chain_into`](super::queue::SplitQueue::pop_chain_into).
+    fn default() -> Self {
+        let mut c = Self::new(0, 0, 1);
+        c.done = true;
+        c
+    }
+}
+
 impl DescChain {
     /// The chain starting at `head` of the descriptor table at ring address `desc_table`
     /// with `queue_size` entries. `head < queue_size` must have been checked.
@@ -96,6 +112,23 @@ impl DescChain {
             ahead_first: 0,
             ahead_len: 0,
         }
+    }
+
+    /// Makes this the chain starting at `head` (as [`DescChain::new`]) in place: the
+    /// read-ahead buffer is left as it is, only marked empty, so taking a chain costs no
+    /// copy of it.
+    pub(super) fn restart(&mut self, head: u16, desc_table: u64, queue_size: u16) {
+        self.head = head;
+        self.table = desc_table;
+        self.table_len = u32::from(queue_size);
+        self.indirect = false;
+        self.index = head;
+        self.ttl = u32::from(queue_size);
+        self.seen_writable = false;
+        self.total_len = 0;
+        self.done = false;
+        self.ahead_first = 0;
+        self.ahead_len = 0;
     }
 
     /// The head descriptor index, to pass to `add_used`.
@@ -118,23 +151,17 @@ impl DescChain {
         self.done
     }
 
-    /// Main-table descriptors `head..` already read (`bytes`, whole descriptors): the walk
-    /// takes them from here instead of reading the table (at most [`READ_AHEAD`] of them).
-    /// Only before the walk starts.
-    pub(super) fn read_ahead_from(&mut self, head: u16, bytes: &[u8]) {
-        if self.indirect || self.ttl != self.table_len || head != self.head {
+    /// The head descriptor, already read (the queue's read-ahead): the walk takes it from
+    /// here instead of reading the table. Only before the walk starts.
+    pub(super) fn read_ahead_head(&mut self, desc: &[u8; DESC_SIZE]) {
+        if self.indirect || self.ttl != self.table_len {
             return;
         }
-        let n = (bytes.len() / DESC_SIZE).min(READ_AHEAD);
-        let (Some(dst), Some(src)) = (
-            self.ahead.get_mut(..n * DESC_SIZE),
-            bytes.get(..n * DESC_SIZE),
-        ) else {
-            return;
-        };
-        dst.copy_from_slice(src);
-        self.ahead_first = u32::from(head);
-        self.ahead_len = n as u32;
+        if let Some(dst) = self.ahead.first_chunk_mut::<DESC_SIZE>() {
+            *dst = *desc;
+            self.ahead_first = u32::from(self.head);
+            self.ahead_len = 1;
+        }
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<Descriptor, Error>> {

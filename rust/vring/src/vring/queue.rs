@@ -285,6 +285,18 @@ impl SplitQueue {
         &mut self,
         mem: &M,
     ) -> Result<Option<DescChain>, Error> {
+        let mut chain = DescChain::default();
+        Ok(self.pop_chain_into(mem, &mut chain)?.then_some(chain))
+    }
+
+    /// [`SplitQueue::pop_chain`] into `chain`, refilled in place (no copy of the chain):
+    /// `Ok(true)` if a chain was taken, `Ok(false)` if the ring is empty. On `Ok(false)` or
+    /// an error `chain` is unchanged.
+    pub fn pop_chain_into<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        chain: &mut DescChain,
+    ) -> Result<bool, Error> {
         if !self.ready {
             return Err(Error::NotReady);
         }
@@ -292,7 +304,7 @@ impl SplitQueue {
             return Err(Error::Broken);
         }
         if self.avail_idx == self.last_avail_idx && !self.fetch_avail_idx(mem)? {
-            return Ok(None);
+            return Ok(false);
         }
         let head = self.read_ahead.head(
             mem,
@@ -306,10 +318,10 @@ impl SplitQueue {
             return Err(Error::HeadOutOfRange);
         }
         self.last_avail_idx += Wrapping(1);
-        let mut chain = DescChain::new(head, self.addrs.desc, self.size);
+        chain.restart(head, self.addrs.desc, self.size);
         self.read_ahead
-            .fill_chain(mem, self.addrs.desc, self.size, head, &mut chain);
-        Ok(Some(chain))
+            .fill_chain(mem, self.addrs.desc, self.size, head, chain);
+        Ok(true)
     }
 
     /// Gives back the last `n` popped chains (`vhost_discard_vq_desc`).

@@ -103,7 +103,7 @@ impl ReadAhead {
     }
 
     /// Gives `chain` (just taken, head `head` of the descriptor table at `table` with `size`
-    /// entries) the descriptors read ahead from its head on; on a miss, first reads the
+    /// entries) its head descriptor from what was read ahead; on a miss, first reads the
     /// aligned block of [`DESC_READ_AHEAD`] descriptors holding `head`. Nothing if that read
     /// faults: the chain then reads its descriptors itself.
     pub fn fill_chain<M: GuestMemory + ?Sized>(
@@ -134,9 +134,12 @@ impl ReadAhead {
             self.descs_len = n as u16;
             at = usize::from(head - first);
         }
-        let end = usize::from(self.descs_len) * DESC_SIZE;
-        if let Some(bytes) = self.descs.get(at * DESC_SIZE..end) {
-            chain.read_ahead_from(head, bytes);
+        let desc = self
+            .descs
+            .get(at * DESC_SIZE..)
+            .and_then(|b| b.first_chunk::<DESC_SIZE>());
+        if let Some(desc) = desc {
+            chain.read_ahead_head(desc);
         }
     }
 }
