@@ -128,6 +128,8 @@ pub(crate) fn socket_events(index: usize) -> u32 {
 
 /// Per-queue buffers, allocated once when a backend is attached.
 pub(crate) struct Scratch {
+    /// The chain being walked, refilled in place for each packet (no copy of it per packet).
+    chain: DescChain,
     iov: KVec<bindings::iovec>,
     segs: KVec<Segment>,
     heads: KVec<UsedElem>,
@@ -145,6 +147,7 @@ impl Scratch {
     fn new() -> Result<KBox<Self>> {
         Ok(KBox::new(
             Self {
+                chain: DescChain::default(),
                 iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 segs: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 heads: KVec::with_capacity(MAX_HEADS, GFP_KERNEL)?,
@@ -180,6 +183,9 @@ fn header_lengths(features: u64) -> (usize, usize) {
         (0, hdr_len)
     }
 }
+
+/// The memory table of a queue that has none (its ring is never active then).
+static NO_MEMORY: MemTable = MemTable::new();
 
 fn has(features: u64, bit: u32) -> bool {
     features & (1u64 << bit) != 0
@@ -223,15 +229,15 @@ fn push_iov(
     Ok(())
 }
 
-/// Fills `scratch.iov` with the chain's device-readable buffers minus the first `skip`
-/// bytes; returns the length. Device-writable buffers are a format error for TX.
+/// Fills `iov` with the chain's device-readable buffers minus the first `skip` bytes;
+/// returns the length. Device-writable buffers are a format error for TX.
 fn tx_iov(
     chain: &mut DescChain,
     mem: &MappedMemory<'_, OwnerAccess>,
-    scratch: &mut Scratch,
+    iov: &mut KVec<bindings::iovec>,
     mut skip: u64,
 ) -> core::result::Result<usize, RingError> {
-    clear(&mut scratch.iov);
+    clear(iov);
     let mut total = 0u64;
     while let Some(desc) = chain.next_desc(mem) {
         let desc = desc?;
@@ -244,7 +250,7 @@ fn tx_iov(
         len -= s;
         skip -= s;
         if len > 0 {
-            push_iov(&mut scratch.iov, mem.table, addr, len)?;
+            push_iov(iov, mem.table, addr, len)?;
             total += len;
         }
     }
@@ -258,9 +264,20 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
     if q.backend.is_none() || !q.ring.is_ready() || q.ring.is_broken() {
         return false;
     }
+    // Out of the queue for the run (a pointer move), so that the ring and the buffers are
+    // borrowed separately.
+    let Some(mut scratch) = q.scratch.take() else {
+        return false;
+    };
+    let more = tx_run(q, &mut scratch, shared);
+    q.scratch = Some(scratch);
+    more
+}
+
+/// The body of [`handle_tx`], with the queue's buffers taken out of it.
+fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
     let table = q.mem.clone();
-    let empty = MemTable::new();
-    let mem = MappedMemory::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+    let mem = MappedMemory::new(table.as_deref().unwrap_or(&NO_MEMORY), OwnerAccess);
     let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
     shared.tx_blocked.store(false, Ordering::Relaxed);
     let can_batch = q
@@ -273,9 +290,9 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
 
     let (mut packets, mut bytes, mut used, mut more) = (0usize, 0usize, false, false);
     loop {
-        let mut chain = match q.ring.pop_chain(&mem) {
-            Ok(Some(chain)) => chain,
-            Ok(None) => match q.ring.enable_notification(&mem) {
+        match q.ring.pop_chain_into(&mem, &mut scratch.chain) {
+            Ok(true) => {}
+            Ok(false) => match q.ring.enable_notification(&mem) {
                 // Buffers slipped in while enabling: no kick will come for them.
                 Ok(true) => {
                     let _ = q.ring.disable_notification(&mem);
@@ -292,11 +309,16 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
                 q.queue_error(e);
                 break;
             }
-        };
-        let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) else {
+        }
+        let Some(socket) = q.backend.as_ref() else {
             break;
         };
-        let len = match tx_iov(&mut chain, &mem, scratch, vhost_hlen as u64) {
+        let len = match tx_iov(
+            &mut scratch.chain,
+            &mem,
+            &mut scratch.iov,
+            vhost_hlen as u64,
+        ) {
             Ok(len) => len,
             Err(e) => {
                 q.queue_error(e);
@@ -366,7 +388,10 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
         // Within the capacity reserved in `Scratch::new`: no allocation.
         if scratch
             .done
-            .push(UsedElem::new(u32::from(chain.head()), 0), GFP_ATOMIC)
+            .push(
+                UsedElem::new(u32::from(scratch.chain.head()), 0),
+                GFP_ATOMIC,
+            )
             .is_err()
         {
             break;
@@ -387,14 +412,12 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
             break;
         }
     }
-    if let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) {
+    if let Some(socket) = q.backend.as_ref() {
         scratch.xdp.flush(socket);
     }
-    if let Some(scratch) = q.scratch.as_deref_mut() {
-        match flush_used(&mut q.ring, &mem, scratch) {
-            Ok(()) => used |= packets > 0,
-            Err(e) => q.queue_error(e),
-        }
+    match flush_used(&mut q.ring, &mem, scratch) {
+        Ok(()) => used |= packets > 0,
+        Err(e) => q.queue_error(e),
     }
     if used {
         q.signal_used(&mem);
@@ -438,12 +461,12 @@ fn rx_bufs(
             ring.undo_pop(scratch.heads.len() as u16);
             return Err(RingError::TooManySegments);
         }
-        let Some(mut chain) = ring.pop_chain(mem)? else {
+        if !ring.pop_chain_into(mem, &mut scratch.chain)? {
             ring.undo_pop(scratch.heads.len() as u16);
             return Ok(false);
-        };
+        }
         let mut chain_len = 0u64;
-        while let Some(desc) = chain.next_desc(mem) {
+        while let Some(desc) = scratch.chain.next_desc(mem) {
             let desc = desc?;
             if !desc.is_write_only() {
                 return Err(RingError::ReadableAfterWritable);
@@ -470,7 +493,7 @@ fn rx_bufs(
             }
             chain_len += len;
         }
-        let elem = UsedElem::new(u32::from(chain.head()), chain_len as u32);
+        let elem = UsedElem::new(u32::from(scratch.chain.head()), chain_len as u32);
         scratch
             .heads
             .push(elem, GFP_ATOMIC)
@@ -521,8 +544,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
         return false;
     }
     let table = q.mem.clone();
-    let empty = MemTable::new();
-    let mem = MappedMemory::new(table.as_deref().unwrap_or(&empty), OwnerAccess);
+    let mem = MappedMemory::new(table.as_deref().unwrap_or(&NO_MEMORY), OwnerAccess);
     let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
     let mergeable = has(q.acked_features, VIRTIO_NET_F_MRG_RXBUF);
     let _ = q.ring.disable_notification(&mem);
