@@ -66,7 +66,7 @@ pub(crate) fn dispatch(net: &VhostNet, arg: IoctlArg) -> Result {
                 VHOST_SET_MEM_TABLE => {
                     let mem = read_mem_table(&arg)?;
                     for i in 0..NVQS {
-                        net.shared.vq(i).lock().mem = Some(mem.clone());
+                        net.shared.vq(i).lock().set_mem(mem.clone());
                     }
                     Ok(())
                 }

@@ -18,7 +18,7 @@ use crate::{
     device::{Shared, VQ_RX},
     kext::eventfd::{POLLIN, POLLOUT},
     uapi::{VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF},
-    vhost::owner::OwnerAccess,
+    vhost::rings::RingAccess,
     vq::Vq,
     vring::{
         DescChain, Error as RingError, GuestMemory, MappedMemory, MemTable, Segment, SplitQueue,
@@ -184,6 +184,10 @@ fn header_lengths(features: u64) -> (usize, usize) {
     }
 }
 
+/// Guest memory as the worker sees it: ring metadata through the queue's ring map if it has
+/// one, the rest by user copies.
+type Mem<'a> = MappedMemory<'a, RingAccess<'a>>;
+
 /// The memory table of a queue that has none (its ring is never active then).
 static NO_MEMORY: MemTable = MemTable::new();
 
@@ -203,6 +207,8 @@ pub(crate) fn attach(q: &mut Vq, socket: Option<Socket>) -> Result<Option<Socket
         q.scratch = Some(Scratch::new()?);
     }
     q.activate_ring()?;
+    // Ring metadata through kernel-mapped pages from here on (user copies if not possible).
+    q.map_rings();
     Ok(q.backend.replace(socket))
 }
 
@@ -233,7 +239,7 @@ fn push_iov(
 /// returns the length. Device-writable buffers are a format error for TX.
 fn tx_iov(
     chain: &mut DescChain,
-    mem: &MappedMemory<'_, OwnerAccess>,
+    mem: &Mem<'_>,
     iov: &mut KVec<bindings::iovec>,
     mut skip: u64,
 ) -> core::result::Result<usize, RingError> {
@@ -276,8 +282,11 @@ pub(crate) fn handle_tx(shared: &Shared) -> bool {
 
 /// The body of [`handle_tx`], with the queue's buffers taken out of it.
 fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
-    let table = q.mem.clone();
-    let mem = MappedMemory::new(table.as_deref().unwrap_or(&NO_MEMORY), OwnerAccess);
+    let (table, map) = (q.mem.clone(), q.ring_map());
+    let mem = MappedMemory::new(
+        table.as_deref().unwrap_or(&NO_MEMORY),
+        RingAccess::new(map.as_deref()),
+    );
     let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
     shared.tx_blocked.store(false, Ordering::Relaxed);
     let can_batch = q
@@ -428,7 +437,7 @@ fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
 /// Returns the sent chains of `scratch.done` to the used ring in one update.
 fn flush_used(
     ring: &mut SplitQueue,
-    mem: &MappedMemory<'_, OwnerAccess>,
+    mem: &Mem<'_>,
     scratch: &mut Scratch,
 ) -> core::result::Result<(), RingError> {
     if scratch.done.is_empty() {
@@ -445,7 +454,7 @@ fn flush_used(
 /// fix-ups) and `scratch.heads`. `Ok(false)` if the ring ran out (chains given back).
 fn rx_bufs(
     ring: &mut SplitQueue,
-    mem: &MappedMemory<'_, OwnerAccess>,
+    mem: &Mem<'_>,
     scratch: &mut Scratch,
     need: u64,
     mergeable: bool,
@@ -509,7 +518,7 @@ fn rx_bufs(
 
 /// Writes `bytes` at byte `offset` of the buffers in `segs` (the packet's header area).
 fn write_at(
-    mem: &MappedMemory<'_, OwnerAccess>,
+    mem: &Mem<'_>,
     segs: &[Segment],
     mut offset: u64,
     mut bytes: &[u8],
@@ -543,8 +552,11 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
     if q.backend.is_none() || !q.ring.is_ready() || q.ring.is_broken() {
         return false;
     }
-    let table = q.mem.clone();
-    let mem = MappedMemory::new(table.as_deref().unwrap_or(&NO_MEMORY), OwnerAccess);
+    let (table, map) = (q.mem.clone(), q.ring_map());
+    let mem = MappedMemory::new(
+        table.as_deref().unwrap_or(&NO_MEMORY),
+        RingAccess::new(map.as_deref()),
+    );
     let (vhost_hlen, sock_hlen) = header_lengths(q.acked_features);
     let mergeable = has(q.acked_features, VIRTIO_NET_F_MRG_RXBUF);
     let _ = q.ring.disable_notification(&mem);

@@ -10,7 +10,9 @@
  * chain layouts (direct, split header, indirect) arrive intact; received frames land in
  * the guest's buffers, across several with mergeable buffers; a frame too big for a
  * non-mergeable buffer is dropped; ring wrap; interrupt suppression with and without event
- * idx; malformed chains signal the error eventfd and never produce a used entry.
+ * idx; malformed chains signal the error eventfd and never produce a used entry. Ring
+ * pages: ours pins the rings of attached queues and gives the pins back; a new memory table
+ * after the owner remapped the rings' memory is served from the new pages.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -637,6 +639,147 @@ TEST_F(vhost, tx_avail_index_too_far_ahead)
 	ASSERT_EQ(0, start(_metadata, self, 1ULL << VIRTIO_F_VERSION_1, RING, RING));
 	__atomic_store_n(&q->avail->idx, RING + 5, __ATOMIC_RELEASE);
 	expect_tx_error(_metadata, self);
+}
+
+/* ---------------------------------------------------------------- ring pages */
+
+/*
+ * Pages pinned with FOLL_PIN in the whole system right now, or -1 (/proc/vmstat's
+ * nr_foll_pin_acquired - nr_foll_pin_released, per-CPU counters folded first by writing
+ * vm/stat_refresh); as selftests/vhost_blk's pinned_pages().
+ */
+static long pinned_pages(void)
+{
+	long acquired = -1, released = -1, v;
+	char name[64];
+	FILE *f;
+	int fd;
+
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, "1", 1) != 1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acquired = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			released = v;
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
+/* Transmits one @len-byte frame (seed @seed) and expects it on the tap and its used entry. */
+static void tx_one(struct __test_metadata *_metadata, FIXTURE_DATA(vhost) *self, size_t len,
+		   unsigned int seed)
+{
+	uint8_t frame[2048], got[2048];
+	uint32_t id, used_len;
+
+	make_frame(frame, len, seed);
+	tx_frame(self, frame, len, seed % 3);
+	ASSERT_EQ((ssize_t)len, capture(&self->tap, got, sizeof(got), 3000)) TH_LOG("seed %u", seed);
+	EXPECT_EQ(0, memcmp(frame, got, len));
+	ASSERT_EQ(1, dvq_get_used(&self->q[VQ_TX], 3000, &id, &used_len));
+}
+
+/*
+ * Ours pins and kernel-maps the rings of an attached queue (at least a page each for the
+ * descriptor table, avail and used rings of both queues); detaching, a new memory table (the
+ * rings are mapped again: as many pins), resetting the owner and closing give every pin
+ * back. The C vhost_net reads its rings with user copies: no pins at all.
+ */
+TEST_F(vhost, rings_pinned)
+{
+	int ours = !strcmp(variant->module, "vhost_net_rs");
+	long before = pinned_pages(), attached;
+
+	ASSERT_LE(0, before) TH_LOG("no vm/stat_refresh or nr_foll_pin_* in /proc/vmstat");
+	ASSERT_EQ(0, start(_metadata, self, 1ULL << VIRTIO_F_VERSION_1, RING, RING));
+	tx_one(_metadata, self, 100, 1);
+	attached = pinned_pages();
+	if (ours) {
+		EXPECT_LE(before + 6, attached);
+	} else {
+		EXPECT_EQ(before, attached);
+	}
+
+	ASSERT_EQ(0, set_backend(self->fd, VQ_RX, -1));
+	ASSERT_EQ(0, set_backend(self->fd, VQ_TX, -1));
+	EXPECT_EQ(before, pinned_pages());
+	ASSERT_EQ(0, set_backend(self->fd, VQ_RX, self->tap.fd));
+	ASSERT_EQ(0, set_backend(self->fd, VQ_TX, self->tap.fd));
+	EXPECT_EQ(attached, pinned_pages());
+	tx_one(_metadata, self, 200, 2);
+
+	ASSERT_EQ(0, vhost_mem_table(self->fd, &self->g, GUEST_BASE, GUEST_SIZE));
+	EXPECT_EQ(attached, pinned_pages());
+	tx_one(_metadata, self, 300, 3);
+
+	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER));
+	EXPECT_EQ(before, pinned_pages());
+
+	/* A fresh device, closed with both backends attached. */
+	close(self->fd);
+	self->fd = open(variant->dev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	tap_close(&self->tap);
+	self->have_tap = 0;
+	for (int i = 0; i < 2; i++) {
+		dvq_close(&self->q[i]);
+		dvq_init(&self->q[i], self->g.mem + i * (RING_AREA / 2), RING);
+	}
+	ASSERT_EQ(0, start(_metadata, self, 1ULL << VIRTIO_F_VERSION_1, RING, RING));
+	tx_one(_metadata, self, 400, 4);
+	EXPECT_EQ(attached, pinned_pages());
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(before, pinned_pages());
+}
+
+/*
+ * The owner replaces the guest memory holding the attached rings (new pages at the same
+ * addresses, same contents), then sets the memory table again, as a device model does after
+ * remapping guest memory: the device must serve the rings' new pages, not pages it pinned
+ * before (frames would never be seen, nor completed), on TX and on RX.
+ */
+TEST_F(vhost, mem_table_remaps_rings)
+{
+	uint8_t *bufs[RING] = { 0 }, frame[2048], got[4096];
+	uint8_t *copy = malloc(RING_AREA);
+	int n;
+
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, start(_metadata, self, 1ULL << VIRTIO_F_VERSION_1, RING, RING));
+	tx_one(_metadata, self, 100, 10);
+	/* Let the worker finish its run (it may still write the rings' flags or events). */
+	usleep(100000);
+	memcpy(copy, self->g.mem, RING_AREA);
+	ASSERT_EQ(self->g.mem, mmap(self->g.mem, RING_AREA, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	memcpy(self->g.mem, copy, RING_AREA);
+	free(copy);
+	ASSERT_EQ(0, vhost_mem_table(self->fd, &self->g, GUEST_BASE, GUEST_SIZE));
+	for (unsigned int i = 0; i < 8; i++)
+		tx_one(_metadata, self, 100 + 50 * i, 11 + i);
+	rx_post(self, 8, 2048, bufs);
+	for (unsigned int i = 0; i < 4; i++) {
+		size_t flen = 60 + i * 300;
+
+		make_frame(frame, flen, 2000 + i);
+		ASSERT_EQ(0, inject(&self->tap, frame, flen)) TH_LOG("%s", strerror(errno));
+		ASSERT_EQ((ssize_t)(HDR_LEN + flen),
+			  rx_packet(_metadata, self, bufs, got, sizeof(got), 0, &n))
+			TH_LOG("frame %u", i);
+		EXPECT_EQ(0, memcmp(frame, got + HDR_LEN, flen));
+	}
 }
 
 TEST_HARNESS_MAIN
