@@ -24,7 +24,7 @@ use crate::{
     request::{clear, Mem, Request, Segments, MAX_IOV},
     uapi::*,
     vhost::rings::RingAccess,
-    vring::{MemTable, UsedElem},
+    vring::{DescChain, MemTable, UsedElem},
 };
 use core::ffi::c_long;
 use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserSlice};
@@ -54,6 +54,8 @@ struct Slot {
 pub(crate) struct Scratch {
     io: Io,
     slots: KVec<Slot>,
+    /// The chain being parsed, refilled in place by `pop_chain_into` (no copy per request).
+    chain: DescChain,
     segs: Segments,
     iov: KVec<bindings::iovec>,
     tags: KVec<u32>,
@@ -78,6 +80,7 @@ impl Scratch {
             Self {
                 io: Io::new(disk, num, worker)?,
                 slots: KVec::from_elem(Slot::default(), n, GFP_KERNEL)?,
+                chain: DescChain::default(),
                 segs: Segments::new()?,
                 iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
                 tags: KVec::with_capacity(n, GFP_KERNEL)?,
@@ -369,9 +372,9 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
 
     let (mut n, mut more) = (0usize, false);
     loop {
-        let mut chain = match q.ring.pop_chain(&mem) {
-            Ok(Some(chain)) => chain,
-            Ok(None) => {
+        match q.ring.pop_chain_into(&mem, &mut scratch.chain) {
+            Ok(true) => {}
+            Ok(false) => {
                 if busy_poll(q, &mem, &mut scratch) {
                     continue;
                 }
@@ -392,8 +395,9 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
                 q.queue_error(e);
                 break;
             }
-        };
-        let started = Request::parse(&mut chain, &mem, &mut scratch.segs)
+        }
+        let parts = &mut *scratch;
+        let started = Request::parse(&mut parts.chain, &mem, &mut parts.segs)
             .and_then(|req| start(&req, &disk, &mem, &mut scratch).map(|s| (req, s)));
         match started {
             Ok((req, Started::Done(status, used))) => {
