@@ -116,7 +116,7 @@ fn chain_refilled_in_place() {
     drv.kick();
     let mut c = DescChain::default();
     assert!(c.next_desc(&mem).is_none(), "a default chain is finished");
-    let mut walk = |c: &mut DescChain| -> Vec<(u64, u32)> {
+    let walk = |c: &mut DescChain| -> Vec<(u64, u32)> {
         c.iter(&mem)
             .map(|d| d.map(|d| (d.addr, d.len)).unwrap())
             .collect()
