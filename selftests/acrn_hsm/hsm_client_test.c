@@ -269,22 +269,22 @@ TEST_F(client, vm_destroyed_first)
 	long pins_vm, pins_ram;
 	__u8 *ram;
 
-	pins_vm = hsm_pinned_pages();
+	pins_vm = pinned_pages();
 	ASSERT_LE(0, pins_vm);
 	ram = map_ram(&self->vm, MEM_GPA, MEM_LEN);
 	ASSERT_NE(NULL, ram);
-	pins_ram = hsm_pinned_pages();
+	pins_ram = pinned_pages();
 	EXPECT_EQ(pins_vm + (long)(MEM_LEN / PAGE), pins_ram);
 	ASSERT_EQ(0, sum_by_probe(MEM_GPA));
 	EXPECT_EQ(0ul, sample_param("mem_err"));
 
 	EXPECT_EQ(0, hsm_vm_destroy(&self->vm));
-	EXPECT_EQ(pins_ram, hsm_pinned_pages());
+	EXPECT_EQ(pins_ram, pinned_pages());
 	ASSERT_EQ(0, sum_by_probe(MEM_GPA));
 	EXPECT_EQ((unsigned long)-ENODEV, sample_param("mem_err"));
 	EXPECT_EQ(0, kmod_unload(SAMPLE));
 	/* The RAM and the request page are unpinned with the sample's reference. */
-	EXPECT_EQ(pins_vm - 1, hsm_pinned_pages());
+	EXPECT_EQ(pins_vm - 1, pinned_pages());
 	self->vm.fd = -1;
 	kmod_unload(hsm_module());
 }

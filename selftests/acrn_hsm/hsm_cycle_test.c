@@ -127,12 +127,12 @@ TEST_F(cycle, create_destroy_100)
 	ASSERT_EQ(0, one_cycle(_metadata, 0, false));
 	hv_counters(&before);
 	free_before = mem_free_kib();
-	pins_before = hsm_pinned_pages();
+	pins_before = pinned_pages();
 	for (i = 1; i <= 100; i++)
 		ASSERT_EQ(0, one_cycle(_metadata, i, i % 2));
 	hv_counters(&after);
 	free_after = mem_free_kib();
-	pins_after = hsm_pinned_pages();
+	pins_after = pinned_pages();
 	/* Every VM created (the cycles' and hsm_kick()'s scratch VMs) was destroyed. */
 	EXPECT_LE(before.creates + 100, after.creates);
 	EXPECT_EQ(after.creates - before.creates, after.destroys - before.destroys);

@@ -242,7 +242,7 @@ TEST_F(guest, dm_killed_mid_request)
 
 	if (!hsm_is_ours())
 		SKIP(return, "acrn.ko leaks a VM that is not paused on release (Documentation/hsm.rst)");
-	pins_before = hsm_pinned_pages();
+	pins_before = pinned_pages();
 	ASSERT_LE(0, pins_before);
 	ASSERT_EQ(0, pipe(fds));
 	pid = fork();
@@ -264,7 +264,7 @@ TEST_F(guest, dm_killed_mid_request)
 	close(fds[0]);
 	hv_counters(&h);
 	EXPECT_EQ(1u, h.vms);
-	EXPECT_LT(pins_before, hsm_pinned_pages());
+	EXPECT_LT(pins_before, pinned_pages());
 	kill(pid, SIGKILL);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
@@ -272,7 +272,7 @@ TEST_F(guest, dm_killed_mid_request)
 	EXPECT_EQ(0u, h.vms);
 	EXPECT_EQ(0u, h.ioreq_bufs);
 	EXPECT_EQ(0u, h.regions);
-	pins_after = hsm_pinned_pages();
+	pins_after = pinned_pages();
 	EXPECT_EQ(pins_before, pins_after);
 }
 

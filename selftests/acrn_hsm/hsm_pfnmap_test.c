@@ -152,14 +152,14 @@ static int memseg(struct tdm_vm *vm, void *va, __u64 len, __u32 attr)
 
 TEST_F(pfnmap, write_to_readonly_pte)
 {
-	long pins = hsm_pinned_pages();
+	long pins = pinned_pages();
 
 	self->map = devmem_page(self->mem, BIOS_PA, PROT_READ);
 	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap /dev/mem: %s", strerror(errno));
 	EXPECT_EQ(-EFAULT, memseg(&self->vm, self->map, PAGE, ACRN_MEM_ACCESS_RWX));
 	EXPECT_EQ(-EFAULT, memseg(&self->vm, self->map, PAGE, ACRN_MEM_ACCESS_WRITE));
 	/* Not pinned instead: a read-only VM_PFNMAP page can not be pinned for writing. */
-	EXPECT_EQ(pins, hsm_pinned_pages());
+	EXPECT_EQ(pins, pinned_pages());
 }
 
 TEST_F(pfnmap, past_vma_end)
@@ -196,12 +196,12 @@ TEST_F(pfnmap, guest_reads_low_ram)
 	ASSERT_EQ(0, tdm_regs_real(&self->vm, CODE_GPA));
 	self->map = devmem_page(self->mem, LOW_RAM_PA, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap /dev/mem: %s", strerror(errno));
-	pins = hsm_pinned_pages();
+	pins = pinned_pages();
 	hv_counters(&before);
 	ASSERT_EQ(0, memseg(&self->vm, self->map, PAGE, ACRN_MEM_ACCESS_RWX));
 	hv_counters(&after);
 	EXPECT_EQ(before.regions + 1, after.regions);
-	EXPECT_EQ(pins, hsm_pinned_pages());
+	EXPECT_EQ(pins, pinned_pages());
 
 	ASSERT_EQ(0, tdm_run(&self->vm, handler, &seen, 30000));
 	ASSERT_EQ(DWORDS, seen.ndwords);

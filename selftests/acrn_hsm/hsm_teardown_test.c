@@ -73,7 +73,7 @@ FIXTURE_SETUP(teardown)
 	ASSERT_EQ(0, ret) TH_LOG("%s.ko: %s", hsm_module(), strerror(-ret));
 	hv_counters(&self->before);
 	ASSERT_EQ(0u, self->before.vms) TH_LOG("User VMs left over from an earlier test");
-	self->pins = hsm_pinned_pages();
+	self->pins = pinned_pages();
 	ASSERT_LE(0, self->pins) TH_LOG("no vm/stat_refresh or nr_foll_pin_* in /proc/vmstat");
 }
 
@@ -87,7 +87,7 @@ FIXTURE_TEARDOWN(teardown)
 	EXPECT_EQ(0u, after.vms);
 	EXPECT_EQ(0u, after.regions);
 	EXPECT_EQ(0u, after.ioreq_bufs);
-	EXPECT_EQ(self->pins, hsm_pinned_pages()) TH_LOG("pages left pinned");
+	EXPECT_EQ(self->pins, pinned_pages()) TH_LOG("pages left pinned");
 	kmod_unload(hsm_module());
 }
 
@@ -117,14 +117,14 @@ static void kill_dm(struct __test_metadata *_metadata, FIXTURE_DATA(teardown) *s
 	ASSERT_EQ(1, ok) TH_LOG("the DM could not set up its VM");
 	hv_counters(&h);
 	EXPECT_EQ(1u, h.vms);
-	EXPECT_EQ(self->pins + 1 + (long)RAM_PAGES, hsm_pinned_pages());
+	EXPECT_EQ(self->pins + 1 + (long)RAM_PAGES, pinned_pages());
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	/* The file was released in the DM's exit, before waitpid returned. */
 	hv_counters(&h);
 	EXPECT_EQ(0u, h.vms) TH_LOG("the killed DM's VM is still in the hypervisor");
-	EXPECT_EQ(self->pins, hsm_pinned_pages()) TH_LOG("the killed DM's pages are still pinned");
+	EXPECT_EQ(self->pins, pinned_pages()) TH_LOG("the killed DM's pages are still pinned");
 }
 
 /*

@@ -24,6 +24,7 @@
 #include <linux/types.h>
 
 #include "acrn_rs_kmod.h"
+#include "pinned_pages.h"
 #include "selftests/hypervisor/acrn_hv.h"
 #include "linux/acrn.h"
 
@@ -188,37 +189,5 @@ static inline void hsm_free_slot(struct hsm_vm *vm, unsigned int vcpu)
 	__atomic_store_n(&hsm_slot(vm, vcpu)->processed, ACRN_IOREQ_STATE_FREE, __ATOMIC_RELEASE);
 }
 
-/*
- * Pages pinned with FOLL_PIN in the whole system right now, or -1 (/proc/vmstat's
- * nr_foll_pin_acquired - nr_foll_pin_released; the per-CPU counters are folded first by
- * writing vm/stat_refresh).
- */
-static inline long hsm_pinned_pages(void)
-{
-	long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (write(fd, "1", 1) != 1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "blk_harness.h"
+#include "pinned_pages.h"
 
 #define NQ	4
 
@@ -802,38 +803,6 @@ TEST_F(blk, bad_indirect)
 
 /* ---------------------------------------------------------------- pinned ring pages */
 
-/*
- * Pages pinned with FOLL_PIN in the whole system right now, or -1 (/proc/vmstat's
- * nr_foll_pin_acquired - nr_foll_pin_released, per-CPU counters folded first by writing
- * vm/stat_refresh); as selftests/acrn_hsm's hsm_pinned_pages().
- */
-static long pinned_pages(void)
-{
-	long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (write(fd, "1", 1) != 1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
 
 /* Writes 4 KiB at @sector and reads them back through @q: 0 if intact. */
 static int write_read(FIXTURE_DATA(blk) *self, struct dvq *q, uint64_t sector, unsigned int seed)

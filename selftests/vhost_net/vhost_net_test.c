@@ -33,6 +33,7 @@
 
 #include "kselftest_harness.h"
 #include "vhost_harness.h"
+#include "pinned_pages.h"
 
 static const uint64_t required_features =
 	(1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
@@ -643,38 +644,6 @@ TEST_F(vhost, tx_avail_index_too_far_ahead)
 
 /* ---------------------------------------------------------------- ring pages */
 
-/*
- * Pages pinned with FOLL_PIN in the whole system right now, or -1 (/proc/vmstat's
- * nr_foll_pin_acquired - nr_foll_pin_released, per-CPU counters folded first by writing
- * vm/stat_refresh); as selftests/vhost_blk's pinned_pages().
- */
-static long pinned_pages(void)
-{
-	long acquired = -1, released = -1, v;
-	char name[64];
-	FILE *f;
-	int fd;
-
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (write(fd, "1", 1) != 1) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
-}
 
 /* Transmits one @len-byte frame (seed @seed) and expects it on the tap and its used entry. */
 static void tx_one(struct __test_metadata *_metadata, FIXTURE_DATA(vhost) *self, size_t len,
