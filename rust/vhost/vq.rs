@@ -180,7 +180,8 @@ impl<B, S> Vq<B, S> {
     }
 
     /// Pins and kernel-maps the active ring's metadata (after [`Vq::activate_ring`], in the
-    /// owner's mm), so that [`Vq::ring_map`] gives it to the data path's [`RingAccess`](super::rings::RingAccess).
+    /// owner's mm), so that [`Vq::ring_map`] gives it to the data path's
+    /// [`RingAccess`](super::rings::RingAccess).
     /// Without it (or when the rings can not be pinned: not writable, or not all mapped),
     /// the data path goes on with user copies. The map lives until the ring stops; a new
     /// memory table ([`Vq::set_mem`]) maps the rings again.
@@ -203,8 +204,9 @@ impl<B, S> Vq<B, S> {
         self.map.is_some()
     }
 
-    /// The ring map for a data-path run ([`RingAccess::new`](super::rings::RingAccess::new)); the caller holds it for the
-    /// run only, under the queue lock.
+    /// The ring map for a data-path run
+    /// ([`RingAccess::new`](super::rings::RingAccess::new)); the caller holds it for the run
+    /// only, under the queue lock.
     pub(crate) fn ring_map(&self) -> Option<Arc<RingMap>> {
         self.map.clone()
     }
