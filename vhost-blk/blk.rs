@@ -23,8 +23,8 @@ use crate::{
     kext::worker::{BusyPoll, WorkHandler, Worker},
     request::{clear, Mem, Request, Segments, MAX_IOV},
     uapi::*,
-    vhost::rings::RingAccess,
-    vring::{DescChain, MemTable, UsedElem},
+    vhost::{rings::RingAccess, vq::NO_MEMORY},
+    vring::{DescChain, UsedElem},
 };
 use core::ffi::c_long;
 use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserSlice};
@@ -112,9 +112,8 @@ pub(crate) fn detach(q: &mut Vq, complete: bool) -> Option<Arc<Disk>> {
         scratch.io.drain();
         if complete && q.backend.is_some() && q.ring.is_ready() && !q.ring.is_broken() {
             let (table, map) = (q.mem.clone(), q.ring_map());
-            let empty = MemTable::new();
             let access = RingAccess::new(map.as_deref());
-            let mem = Mem::new(table.as_deref().unwrap_or(&empty), access);
+            let mem = Mem::new(table.as_deref().unwrap_or(&NO_MEMORY), access);
             if reap(q, &mem, &mut scratch) {
                 flush_used(q, &mem, &mut scratch);
             }
@@ -361,9 +360,8 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
         return false;
     };
     let (table, map) = (q.mem.clone(), q.ring_map());
-    let empty = MemTable::new();
     let mem = Mem::new(
-        table.as_deref().unwrap_or(&empty),
+        table.as_deref().unwrap_or(&NO_MEMORY),
         RingAccess::new(map.as_deref()),
     );
     // Errors here only mean a kick may come for nothing.

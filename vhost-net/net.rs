@@ -18,7 +18,7 @@ use crate::{
     device::{Shared, VQ_RX},
     kext::eventfd::{POLLIN, POLLOUT},
     uapi::{VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF},
-    vhost::rings::RingAccess,
+    vhost::{rings::RingAccess, vq::NO_MEMORY},
     vq::Vq,
     vring::{
         DescChain, Error as RingError, GuestMemory, MappedMemory, MemTable, Segment, SplitQueue,
@@ -187,9 +187,6 @@ fn header_lengths(features: u64) -> (usize, usize) {
 /// Guest memory as the worker sees it: ring metadata through the queue's ring map if it has
 /// one, the rest by user copies.
 type Mem<'a> = MappedMemory<'a, RingAccess<'a>>;
-
-/// The memory table of a queue that has none (its ring is never active then).
-static NO_MEMORY: MemTable = MemTable::new();
 
 fn has(features: u64, bit: u32) -> bool {
     features & (1u64 << bit) != 0

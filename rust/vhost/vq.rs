@@ -50,6 +50,10 @@ pub(crate) struct Vq<B, S> {
     map: Option<Arc<RingMap>>,
 }
 
+/// The memory table of a queue that has none (its ring is never active then): a static, so
+/// the data paths do not build an empty table on the stack at every run.
+pub(crate) static NO_MEMORY: MemTable = MemTable::new();
+
 fn has(features: u64, bit: u32) -> bool {
     features & (1u64 << bit) != 0
 }
@@ -159,8 +163,7 @@ impl<B, S> Vq<B, S> {
     /// reads the used index), in the caller's (the owner's) address space. `EINVAL` if not
     /// configured, `EFAULT` if the rings can not be read; the queue is unchanged on error.
     pub(crate) fn activate_ring(&mut self) -> Result {
-        let empty = MemTable::new();
-        let table = self.mem.as_deref().unwrap_or(&empty);
+        let table = self.mem.as_deref().unwrap_or(&NO_MEMORY);
         let mem = MappedMemory::new(table, OwnerAccess);
         let mut ring = SplitQueue::new();
         let addrs = RingAddrs {
