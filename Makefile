@@ -17,6 +17,9 @@
 #   make dkms [KVER=...]          install the module sources for DKMS (/usr/src/acrn-rs-<v>),
 #                                 build and install them for KVER (default: the running kernel)
 #   make bench                    ours against the C references, release kernel, one boot
+#              [BENCHES=a,b]      ... only these programs (e.g. vhost_blk_bench,hsm_bench)
+#              [FILTER=s]         ... only the figures whose name contains s
+#              [PROFILE=1]        ... each program under kprof: where the CPU time went
 #
 # KDIR may name any Rust-enabled Linux 6.12 build tree; by default it is the cached test
 # kernel of FLAVOUR (debug: lock/KASAN/kmemleak checking; release: for benchmarks).
@@ -89,7 +92,7 @@ check:
 	scripts/check.sh
 
 bench:
-	scripts/bench.sh
+	BENCHES="$(BENCHES)" FILTER="$(FILTER)" PROFILE="$(PROFILE)" scripts/bench.sh
 
 selftest: initramfs $(if $(filter 1,$(HV)),hypervisor)
 	scripts/qemu-run.sh $(if $(filter 1,$(HV)),--hypervisor $(BUILD)/acrn-hv.elf) \

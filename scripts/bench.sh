@@ -6,6 +6,11 @@
 #
 # Our modules are built against the release kernel in a copy of the source tree under
 # build/bench-src, so the debug build in the tree is left alone.
+#
+# BENCHES=a,b runs only these programs (a boot is left out if none of its programs is
+# chosen), FILTER=s only the figures whose name contains s (programs that know BENCH_FILTER),
+# PROFILE=1 runs each program under kprof and prints the "# " comment lines too, among them
+# kprof's: where the CPU time of all CPUs went, by kernel symbol and by thread.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -17,22 +22,47 @@ SRC=$BUILD/bench-src
 rm -rf "$SRC" && mkdir -p "$SRC"
 git ls-files -co --exclude-standard | grep -v '^build/' | tar -cf - -T - | tar -xf - -C "$SRC"
 make -s -C "$SRC" modules KDIR="$KDIR" BUILD="$BUILD/bench" >/dev/null
-make -s -C "$SRC" selftests KDIR="$KDIR" BUILD="$BUILD/bench" SUITES="vhost_net vhost_blk acrn_hsm" >/dev/null
+make -s -C "$SRC" selftests KDIR="$KDIR" BUILD="$BUILD/bench" \
+	SUITES="vhost_net vhost_blk acrn_hsm tools" >/dev/null
 scripts/initramfs.sh --kernel-dir "$KDIR" --modules "$BUILD/bench/modules" \
 	--selftests "$BUILD/bench/selftests" --out "$BUILD/bench/initramfs.cpio.gz"
-scripts/qemu-run.sh --timeout 1200 --kernel "$KDIR/arch/x86/boot/bzImage" \
-	--initrd "$BUILD/bench/initramfs.cpio.gz" --append "acrn_rs.mode=bench" \
-	--log "$BUILD/bench/console.log" >/dev/null || true
-# The HSM figures need User VMs: a second boot, under our hypervisor, runs hsm_bench only.
-make -s hypervisor BUILD="$BUILD/bench"
-scripts/qemu-run.sh --timeout 1200 --hypervisor "$BUILD/bench/acrn-hv.elf" \
-	--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/bench/initramfs.cpio.gz" \
-	--append "acrn_rs.mode=bench acrn_rs.benches=hsm_bench" \
-	--log "$BUILD/bench/console-hv.log" >/dev/null || true
-for log in "$BUILD/bench/console.log" "$BUILD/bench/console-hv.log"; do
+
+# The programs of each boot: the HSM figures need User VMs, so hsm_bench runs in a second
+# boot, under our hypervisor; the first runs the others.
+plain=vhost_net_bench,vhost_blk_bench hv=hsm_bench
+if [ -n "${BENCHES:-}" ]; then
+	chosen() { tr ',' '\n' <<<"$BENCHES" | grep -Fx -f <(tr ',' '\n' <<<"$1") | paste -sd, - || true; }
+	plain=$(chosen "$plain") hv=$(chosen "$hv")
+fi
+extra=
+[ -n "${FILTER:-}" ] && extra+=" acrn_rs.bench_filter=$FILTER"
+[ "${PROFILE:-0}" = 1 ] && extra+=" acrn_rs.profile=1"
+logs=()
+rm -f "$BUILD/bench/console.log" "$BUILD/bench/console-hv.log"
+if [ -n "$plain" ]; then
+	scripts/qemu-run.sh --timeout 1200 --kernel "$KDIR/arch/x86/boot/bzImage" \
+		--initrd "$BUILD/bench/initramfs.cpio.gz" \
+		--append "acrn_rs.mode=bench acrn_rs.benches=$plain$extra" \
+		--log "$BUILD/bench/console.log" >/dev/null || true
+	logs+=("$BUILD/bench/console.log")
+fi
+if [ -n "$hv" ]; then
+	make -s hypervisor BUILD="$BUILD/bench"
+	scripts/qemu-run.sh --timeout 1200 --hypervisor "$BUILD/bench/acrn-hv.elf" \
+		--kernel "$KDIR/arch/x86/boot/bzImage" --initrd "$BUILD/bench/initramfs.cpio.gz" \
+		--append "acrn_rs.mode=bench acrn_rs.benches=$hv$extra" \
+		--log "$BUILD/bench/console-hv.log" >/dev/null || true
+	logs+=("$BUILD/bench/console-hv.log")
+fi
+[ ${#logs[@]} -gt 0 ] || { echo "bench: no benchmark chosen by BENCHES=$BENCHES" >&2; exit 1; }
+for log in "${logs[@]}"; do
 	if ! grep -q '^acrn-rs-bench: end' "$log"; then
 		echo "bench: a benchmark boot did not finish, see $log" >&2
 		exit 1
 	fi
 done
-grep -h '^bench ' "$BUILD/bench/console.log" "$BUILD/bench/console-hv.log"
+if [ "${PROFILE:-0}" = 1 ]; then
+	grep -h -e '^bench ' -e '^# ' "${logs[@]}"
+else
+	grep -h '^bench ' "${logs[@]}"
+fi

@@ -8,6 +8,9 @@
 #   acrn_rs.hsm=rust|c        HSM under test: exports HSM_MODULE=acrn_hsm|acrn and HSM_KIND=rust|c
 #   acrn_rs.repeat=N          run the selected tests N times over (hunting flaky tests)
 #   acrn_rs.benches=a,b       bench mode: only these programs (default: every */*_bench)
+#   acrn_rs.bench_filter=S    bench mode: exported as BENCH_FILTER (programs that know it run
+#                          only the figures whose name contains S)
+#   acrn_rs.profile=1         bench mode: run each program under /selftests/tools/kprof
 #   acrn_rs.demo=1            first launch the sample User VM (samples/dm + samples/guests)
 #
 # Test mode prints "acrn-rs-tests: begin", the TAP 13 stream of the kernel's kselftest runner
@@ -27,7 +30,7 @@ SELFTESTS=/selftests
 KMEMLEAK=/sys/kernel/debug/kmemleak
 DEFAULT_TIMEOUT=45
 
-mode=test suites= hsm=rust repeat=1 demo=0 benches=
+mode=test suites= hsm=rust repeat=1 demo=0 benches= profile=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	acrn_rs.mode=*) mode=${arg#*=} ;;
@@ -36,6 +39,8 @@ for arg in $(cat /proc/cmdline); do
 	acrn_rs.repeat=*) repeat=${arg#*=} ;;
 	acrn_rs.demo=*) demo=${arg#*=} ;;
 	acrn_rs.benches=*) benches=${arg#*=} ;;
+	acrn_rs.bench_filter=*) export BENCH_FILTER=${arg#*=} ;;
+	acrn_rs.profile=*) profile=${arg#*=} ;;
 	esac
 done
 case "$hsm" in
@@ -148,7 +153,12 @@ run_benches() {
 		*",$(basename "$b"),"*) ;;
 		*) continue ;;
 		esac
-		(cd "$(dirname "$b")" && "./$(basename "$b")") 2>&1 || echo "acrn-rs-bench: $b failed"
+		if [ "$profile" = 1 ]; then
+			(cd "$(dirname "$b")" && "$SELFTESTS/tools/kprof" -- "./$(basename "$b")") 2>&1 ||
+				echo "acrn-rs-bench: $b failed"
+		else
+			(cd "$(dirname "$b")" && "./$(basename "$b")") 2>&1 || echo "acrn-rs-bench: $b failed"
+		fi
 	done
 	echo "acrn-rs-bench: end"
 }

@@ -9,7 +9,8 @@
  * ratio=...": medians of RUNS runs of SECS seconds, alternating; then the same with a
  * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference),
  * and with the sleeping driver again, the worker busy-polling for BUSYPOLL_US after its
- * queue runs empty (module parameter poll_us; "_busypoll").
+ * queue runs empty (module parameter poll_us; "_busypoll"). With BENCH_FILTER in the
+ * environment, only the figures whose name contains it.
  */
 #include <dirent.h>
 #include <linux/io_uring.h>
@@ -370,7 +371,14 @@ int main(void)
 		/* mode 0: sleeping driver; 1: polling driver; 2: sleeping, worker busy-polls. */
 		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, mode = i / 4, poll = mode == 1;
 		double ours[RUNS], ref[RUNS], wcpu = 0, dcpu = 0, wall = 0;
+		const char *filter = getenv("BENCH_FILTER");
 		char name[64];
+
+		snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
+			 write ? "write" : "read", qd,
+			 mode == 1 ? "_polled" : mode == 2 ? "_busypoll" : "");
+		if (filter && *filter && !strstr(name, filter))
+			continue;
 
 		if (set_poll_us(mode == 2 ? BUSYPOLL_US : "0")) {
 			perror("vhost_blk_bench: " POLL_US);
@@ -392,9 +400,6 @@ int main(void)
 			}
 			qsort(ours, RUNS, sizeof(double), cmp);
 			qsort(ref, RUNS, sizeof(double), cmp);
-			snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
-				 write ? "write" : "read", qd,
-				 mode == 1 ? "_polled" : mode == 2 ? "_busypoll" : "");
 			/* Where the time goes: how busy the worker and the driver were. */
 			printf("# %s: worker busy %.0f%%, driver busy %.0f%%\n", name,
 			       100 * wcpu / wall, 100 * dcpu / wall);

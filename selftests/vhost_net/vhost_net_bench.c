@@ -10,7 +10,9 @@
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
  * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
+ * With BENCH_FILTER in the environment, only the figures whose name contains it.
  */
+#include <string.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +127,10 @@ static int cmp(const void *a, const void *b)
 static void figure(const char *name, size_t flen, double scale)
 {
 	double ours[RUNS], ref[RUNS];
+	const char *filter = getenv("BENCH_FILTER");
 
+	if (filter && *filter && !strstr(name, filter))
+		return;
 	for (int i = 0; i < RUNS; i++) {
 		ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
 		ref[i] = tx_run("/dev/vhost-net", flen) * scale;
