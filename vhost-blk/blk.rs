@@ -10,6 +10,12 @@
 //! for that long (its completions published first), so that a busy driver's requests are
 //! picked up without a kick and a worker wakeup; only then are kicks enabled again.
 //!
+//! A busy queue shares its requests with the device's helper thread ([`crate::helper`]): a
+//! popped chain is handed over when more are waiting behind it and the helper's queue has
+//! room, so that a second CPU parses and submits part of them; what the helper finishes
+//! comes back to the worker, which alone touches the rings. Virtio-blk requests complete in
+//! any order, so nothing else changes for the driver.
+//!
 //! A run takes at most [`WEIGHT`] requests per queue, then asks the worker to run again, so
 //! one busy queue can not starve the others. A malformed chain breaks its queue and
 //! signals the error eventfd (vhost's `vq_err`); a request the disk can not serve (bad
@@ -19,15 +25,21 @@
 use crate::{
     device::Vq,
     disk::Disk,
-    io::{Io, Submitted},
+    helper::{Helper, Job},
+    io::{Completion, Io, Submitted},
     kext::worker::{BusyPoll, WorkHandler, Worker},
     request::{clear, Mem, Request, Segments, MAX_IOV},
     uapi::*,
     vhost::{rings::RingAccess, vq::NO_MEMORY},
-    vring::{DescChain, UsedElem},
+    vring::{DescChain, MemTable, UsedElem},
 };
 use core::ffi::c_long;
-use kernel::{bindings, prelude::*, sync::Arc, uaccess::UserSlice};
+use kernel::{
+    bindings, new_spinlock,
+    prelude::*,
+    sync::{Arc, SpinLock},
+    uaccess::UserSlice,
+};
 
 /// Most requests one run takes from a queue.
 pub(crate) const WEIGHT: usize = 256;
@@ -37,29 +49,39 @@ const USED_BATCH: usize = 16;
 
 extern "C" {
     fn vhost_blk_rs_poll_ns() -> u64;
+    fn vhost_blk_rs_helper() -> bool;
 }
 
-/// A request in flight: what its completion needs.
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    busy: bool,
-    write: bool,
-    /// Data bytes.
-    len: u32,
-    /// Owner's address of the status byte.
-    status: u64,
+/// What a queue's worker and the helper share while a disk is attached: the request slots
+/// of the disk, and the way back for what the helper finished.
+#[pin_data]
+pub(crate) struct Attached {
+    pub(crate) io: Io,
+    pub(crate) disk: Arc<Disk>,
+    /// Requests the helper finished (status byte written): their used elements. At most one
+    /// per ring entry, so within the capacity.
+    #[pin]
+    pub(crate) finished: SpinLock<KVec<UsedElem>>,
+    /// The first malformed chain the helper found: the worker breaks the queue.
+    #[pin]
+    pub(crate) failed: SpinLock<Option<&'static str>>,
 }
 
 /// Per-queue state of the data path, allocated when the backend is attached.
 pub(crate) struct Scratch {
-    io: Io,
-    slots: KVec<Slot>,
+    attached: Arc<Attached>,
+    /// The device's helper, if it has one.
+    helper: Option<Arc<Worker<Helper>>>,
+    /// Heads in flight (started and not completed, or with the helper), by head.
+    busy: KVec<bool>,
     /// The chain being parsed, refilled in place by `pop_chain_into` (no copy per request).
     chain: DescChain,
     segs: Segments,
     iov: KVec<bindings::iovec>,
-    tags: KVec<u32>,
-    rets: KVec<c_long>,
+    /// Completions reaped from the disk.
+    reaped: KVec<Completion>,
+    /// What the helper finished, taken from `Attached::finished` by swapping.
+    returned: KVec<UsedElem>,
     /// Completed requests not yet in the used ring.
     done: KVec<UsedElem>,
 }
@@ -69,22 +91,36 @@ pub(crate) struct Scratch {
 unsafe impl Send for Scratch {}
 
 impl Scratch {
-    /// Buffers for a queue of `num` entries on `disk`, waking `worker` on completions.
+    /// Buffers for a queue of `num` entries on `disk`, waking `worker` on completions and
+    /// sharing requests with `helper`.
     pub(crate) fn new<T: WorkHandler>(
-        disk: &Disk,
+        disk: &Arc<Disk>,
         num: u32,
         worker: &Worker<T>,
+        helper: Option<Arc<Worker<Helper>>>,
     ) -> Result<KBox<Self>> {
         let n = num as usize;
+        let io = Io::new(disk, num, worker)?;
+        let finished = KVec::with_capacity(n, GFP_KERNEL)?;
+        let attached = Arc::pin_init(
+            pin_init!(Attached {
+                io,
+                disk: disk.clone(),
+                finished <- new_spinlock!(finished),
+                failed <- new_spinlock!(None),
+            }),
+            GFP_KERNEL,
+        )?;
         Ok(KBox::new(
             Self {
-                io: Io::new(disk, num, worker)?,
-                slots: KVec::from_elem(Slot::default(), n, GFP_KERNEL)?,
+                attached,
+                helper,
+                busy: KVec::from_elem(false, n, GFP_KERNEL)?,
                 chain: DescChain::default(),
                 segs: Segments::new()?,
                 iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
-                tags: KVec::with_capacity(n, GFP_KERNEL)?,
-                rets: KVec::with_capacity(n, GFP_KERNEL)?,
+                reaped: KVec::with_capacity(n, GFP_KERNEL)?,
+                returned: KVec::with_capacity(n, GFP_KERNEL)?,
                 done: KVec::with_capacity(n.max(USED_BATCH), GFP_KERNEL)?,
             },
             GFP_KERNEL,
@@ -94,8 +130,13 @@ impl Scratch {
 
 /// Attaches `disk` to `q` (configured, checked by the caller): sets up its request slots
 /// and activates the ring. On error the queue is left detached.
-pub(crate) fn attach<T: WorkHandler>(q: &mut Vq, disk: &Arc<Disk>, worker: &Worker<T>) -> Result {
-    let scratch = Scratch::new(disk, q.num, worker)?;
+pub(crate) fn attach<T: WorkHandler>(
+    q: &mut Vq,
+    disk: &Arc<Disk>,
+    worker: &Worker<T>,
+    helper: Option<Arc<Worker<Helper>>>,
+) -> Result {
+    let scratch = Scratch::new(disk, q.num, worker, helper)?;
     // While detached, the ring starts from the configured base.
     q.activate_ring()?;
     // Ring metadata through kernel-mapped pages from here on (user copies if not possible).
@@ -105,11 +146,16 @@ pub(crate) fn attach<T: WorkHandler>(q: &mut Vq, disk: &Arc<Disk>, worker: &Work
     Ok(())
 }
 
-/// Detaches the disk from `q`: waits for its requests in flight, completes them into the
-/// used ring if `complete` (the caller runs in the owner's mm), stops the ring.
+/// Detaches the disk from `q`: waits for the helper to be done with its requests and for
+/// those in flight, completes them into the used ring if `complete` (the caller runs in the
+/// owner's mm), stops the ring.
 pub(crate) fn detach(q: &mut Vq, complete: bool) -> Option<Arc<Disk>> {
     if let Some(mut scratch) = q.scratch.take() {
-        scratch.io.drain();
+        // The helper never takes a queue lock: waiting for it here can not deadlock.
+        if let Some(helper) = &scratch.helper {
+            helper.flush();
+        }
+        scratch.attached.io.drain();
         if complete && q.backend.is_some() && q.ring.is_ready() && !q.ring.is_broken() {
             let (table, map) = (q.mem.clone(), q.ring_map());
             let access = RingAccess::new(map.as_deref());
@@ -122,49 +168,91 @@ pub(crate) fn detach(q: &mut Vq, complete: bool) -> Option<Arc<Disk>> {
     q.deactivate()
 }
 
-/// Writes the status byte of a finished request and queues its used element.
-fn finish(scratch: &mut Scratch, head: u16, status_addr: u64, status: u8, used_len: u32) {
+/// Writes the status byte of a finished request at `status_addr` (in the owner's mm).
+pub(crate) fn write_status(status_addr: u64, status: u8) {
     // A fault here means the owner unmapped guest memory: nothing to tell the guest.
     let _ = UserSlice::new(status_addr as usize, 1)
         .writer()
         .write_slice(&[status]);
+}
+
+/// Writes the status byte of a finished request and queues its used element.
+fn finish(scratch: &mut Scratch, head: u16, status_addr: u64, status: u8, used_len: u32) {
+    write_status(status_addr, status);
     // Within the capacity (one per descriptor): no allocation.
     let _ = scratch
         .done
         .push(UsedElem::new(u32::from(head), used_len), GFP_ATOMIC);
 }
 
-/// Completes the requests whose I/O finished. Returns whether there were any.
+/// Queues `elem` for the used ring, first flushing a full batch.
+fn queue_used(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch, elem: UsedElem) {
+    if scratch.done.len() == scratch.done.capacity() {
+        flush_used(q, mem, scratch);
+    }
+    // Within the capacity: no allocation.
+    let _ = scratch.done.push(elem, GFP_ATOMIC);
+}
+
+/// Takes back what the helper finished and reports the chain it found malformed, if any.
+/// Returns whether there was anything.
+fn take_returned(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
+    if scratch.helper.is_none() {
+        return false;
+    }
+    if let Some(what) = *scratch.attached.failed.lock() {
+        if !q.ring.is_broken() {
+            q.fail(what);
+        }
+    }
+    core::mem::swap(
+        &mut *scratch.attached.finished.lock(),
+        &mut scratch.returned,
+    );
+    if scratch.returned.is_empty() {
+        return false;
+    }
+    for i in 0..scratch.returned.len() {
+        let elem = scratch.returned[i];
+        if let Some(b) = scratch.busy.get_mut(elem.id as usize) {
+            *b = false;
+        }
+        queue_used(q, mem, scratch, elem);
+    }
+    clear(&mut scratch.returned);
+    true
+}
+
+/// Completes the requests whose I/O finished, and those the helper finished. Returns
+/// whether there were any.
 fn reap(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
-    let mut any = false;
+    let mut any = take_returned(q, mem, scratch);
     loop {
-        let Scratch { io, tags, rets, .. } = &mut *scratch;
-        io.reap(tags, rets);
-        if scratch.tags.is_empty() {
+        scratch.attached.io.reap(&mut scratch.reaped);
+        if scratch.reaped.is_empty() {
             return any;
         }
         any = true;
-        for i in 0..scratch.tags.len() {
-            let (tag, ret) = (scratch.tags[i] as usize, scratch.rets[i]);
-            let Some(slot) = scratch.slots.get_mut(tag) else {
+        for i in 0..scratch.reaped.len() {
+            let c = scratch.reaped[i];
+            let Some(busy) = scratch.busy.get_mut(c.tag as usize) else {
                 continue;
             };
-            if !slot.busy {
+            if !*busy {
                 continue;
             }
-            let s = *slot;
-            slot.busy = false;
-            let ok = ret == c_long::from(s.len);
+            *busy = false;
+            let ok = c.ret == c_long::from(c.len);
             let status = if ok {
                 VIRTIO_BLK_S_OK
             } else {
                 VIRTIO_BLK_S_IOERR
             };
-            let used = if ok && !s.write { s.len + 1 } else { 1 };
+            let used = if ok && c.write == 0 { c.len + 1 } else { 1 };
             if scratch.done.len() == scratch.done.capacity() {
                 flush_used(q, mem, scratch);
             }
-            finish(scratch, tag as u16, s.status, status, used);
+            finish(scratch, c.tag as u16, c.status, status, used);
         }
     }
 }
@@ -188,19 +276,22 @@ fn flush_used(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) {
 }
 
 /// How a request started.
-enum Started {
+pub(crate) enum Started {
     /// Finished: status and used length.
     Done(u8, u32),
-    /// In flight.
+    /// In flight: its completion comes through [`Io::reap`].
     Queued,
 }
 
-/// Starts one request.
-fn start(
+/// Starts one request on `disk`, its data addresses built in `iov`. The caller owns the
+/// request's slot in `io` (its head is marked busy, see [`Io::submit`]).
+pub(crate) fn start(
     req: &Request,
     disk: &Disk,
+    io: &Io,
     mem: &Mem<'_>,
-    scratch: &mut Scratch,
+    segs: &Segments,
+    iov: &mut KVec<bindings::iovec>,
 ) -> core::result::Result<Started, &'static str> {
     const IOERR: Started = Started::Done(VIRTIO_BLK_S_IOERR, 1);
     match req.kind {
@@ -219,36 +310,14 @@ fn start(
             if len == 0 {
                 return Ok(Started::Done(VIRTIO_BLK_S_OK, 1));
             }
-            let slot = scratch
-                .slots
-                .get_mut(usize::from(req.head))
-                .ok_or("virtio-blk head out of range")?;
-            if slot.busy {
-                return Err("virtio-blk request reused while in flight");
-            }
-            req.data_iov(&scratch.segs, mem.table, !write, &mut scratch.iov)?;
-            *slot = Slot {
-                busy: true,
-                write,
-                len,
-                status: req.status,
-            };
-            match scratch
-                .io
-                .submit(req.head, write, pos, &scratch.iov, len as usize)
-            {
+            req.data_iov(segs, mem.table, !write, iov)?;
+            match io.submit(req.head, write, pos, iov, len as usize, req.status) {
                 Submitted::Queued => Ok(Started::Queued),
-                Submitted::Done(ret) => {
-                    scratch.slots[usize::from(req.head)].busy = false;
-                    if ret == c_long::from(len) {
-                        Ok(Started::Done(
-                            VIRTIO_BLK_S_OK,
-                            if write { 1 } else { len + 1 },
-                        ))
-                    } else {
-                        Ok(IOERR)
-                    }
-                }
+                Submitted::Done(ret) if ret == c_long::from(len) => Ok(Started::Done(
+                    VIRTIO_BLK_S_OK,
+                    if write { 1 } else { len + 1 },
+                )),
+                Submitted::Done(_) => Ok(IOERR),
             }
         }
         VIRTIO_BLK_T_FLUSH => Ok(match disk.flush() {
@@ -259,11 +328,11 @@ fn start(
             let mut id = [0u8; VIRTIO_BLK_ID_BYTES as usize];
             disk.id(&mut id);
             let n = (req.in_len() as usize).min(id.len());
-            req.write_in(&scratch.segs, mem, &id[..n])?;
+            req.write_in(segs, mem, &id[..n])?;
             Ok(Started::Done(VIRTIO_BLK_S_OK, n as u32 + 1))
         }
         VIRTIO_BLK_T_DISCARD | VIRTIO_BLK_T_WRITE_ZEROES => {
-            Ok(Started::Done(ranges(req, disk, mem, scratch)?, 1))
+            Ok(Started::Done(ranges(req, disk, mem, segs)?, 1))
         }
         _ => Ok(Started::Done(VIRTIO_BLK_S_UNSUPP, 1)),
     }
@@ -274,7 +343,7 @@ fn ranges(
     req: &Request,
     disk: &Disk,
     mem: &Mem<'_>,
-    scratch: &Scratch,
+    segs: &Segments,
 ) -> core::result::Result<u8, &'static str> {
     const RANGE: u32 = core::mem::size_of::<VirtioBlkDiscardWriteZeroes>() as u32;
     let zeroes = req.kind == VIRTIO_BLK_T_WRITE_ZEROES;
@@ -287,7 +356,7 @@ fn ranges(
     }
     for i in 0..n {
         let mut b = [0u8; RANGE as usize];
-        req.read_out(&scratch.segs, mem, i * RANGE, &mut b)?;
+        req.read_out(segs, mem, i * RANGE, &mut b)?;
         let sector = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         let num = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
         let flags = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
@@ -350,13 +419,40 @@ fn busy_poll(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
     false
 }
 
+/// Hands the chain just popped into `scratch.chain` to the helper if the device has one and
+/// it is enabled, more requests wait behind this one (a lone request is served at once, not
+/// after a thread switch) and the helper has room. Returns whether it did.
+fn offer(q: &mut Vq, mem: &Mem<'_>, table: &Option<Arc<MemTable>>, scratch: &mut Scratch) -> bool {
+    let (Some(helper), Some(table)) = (&scratch.helper, table) else {
+        return false;
+    };
+    // SAFETY: Reads a module parameter; no preconditions.
+    if !unsafe { vhost_blk_rs_helper() } || q.ring.avail_empty(mem) {
+        return false;
+    }
+    let queued = helper.handler().offer(|| Job {
+        chain: scratch.chain,
+        mem: table.clone(),
+        queue: scratch.attached.clone(),
+    });
+    match queued {
+        Some(first) => {
+            if first {
+                helper.wake();
+            }
+            true
+        }
+        None => false,
+    }
+}
+
 /// Serves queue `q`: completes finished I/O, starts what the guest queued. Returns whether
 /// work is left.
 pub(crate) fn handle_queue(q: &mut Vq) -> bool {
     if q.backend.is_none() || !q.ring.is_ready() || q.ring.is_broken() {
         return false;
     }
-    let (Some(mut scratch), Some(disk)) = (q.scratch.take(), q.backend.clone()) else {
+    let Some(mut scratch) = q.scratch.take() else {
         return false;
     };
     let (table, map) = (q.mem.clone(), q.ring_map());
@@ -394,20 +490,38 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
                 break;
             }
         }
-        let parts = &mut *scratch;
-        let started = Request::parse(&mut parts.chain, &mem, &mut parts.segs)
-            .and_then(|req| start(&req, &disk, &mem, &mut scratch).map(|s| (req, s)));
-        match started {
-            Ok((req, Started::Done(status, used))) => {
-                if scratch.done.len() == scratch.done.capacity() {
-                    flush_used(q, &mem, &mut scratch);
-                }
-                finish(&mut scratch, req.head, req.status, status, used);
-            }
-            Ok((_, Started::Queued)) => {}
-            Err(what) => {
-                q.fail(what);
+        let head = scratch.chain.head();
+        match scratch.busy.get(usize::from(head)) {
+            Some(false) => {}
+            Some(true) => {
+                q.fail("virtio-blk request reused while in flight");
                 break;
+            }
+            None => {
+                q.fail("virtio-blk head out of range");
+                break;
+            }
+        }
+        if offer(q, &mem, &table, &mut scratch) {
+            scratch.busy[usize::from(head)] = true;
+        } else {
+            let parts = &mut *scratch;
+            let started = Request::parse(&mut parts.chain, &mem, &mut parts.segs).and_then(|req| {
+                let a = &*parts.attached;
+                start(&req, &a.disk, &a.io, &mem, &parts.segs, &mut parts.iov).map(|s| (req, s))
+            });
+            match started {
+                Ok((req, Started::Done(status, used))) => {
+                    if scratch.done.len() == scratch.done.capacity() {
+                        flush_used(q, &mem, &mut scratch);
+                    }
+                    finish(&mut scratch, req.head, req.status, status, used);
+                }
+                Ok((_, Started::Queued)) => scratch.busy[usize::from(head)] = true,
+                Err(what) => {
+                    q.fail(what);
+                    break;
+                }
             }
         }
         if scratch.done.len() >= USED_BATCH {
@@ -418,9 +532,13 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
             more = true;
             break;
         }
-        // Completions that arrived meanwhile (a ramdisk completes during submission).
+        // Completions that arrived meanwhile (a ramdisk completes during submission), and
+        // what the helper finished (or found malformed: then the queue is broken).
         if n % 16 == 0 {
             reap(q, &mem, &mut scratch);
+            if q.ring.is_broken() {
+                break;
+            }
         }
     }
     reap(q, &mem, &mut scratch);

@@ -12,6 +12,7 @@
 use crate::{
     blk,
     disk::Disk,
+    helper::Helper,
     ioctl,
     kext::{
         eventfd::{PollHandler, PollHook},
@@ -80,6 +81,8 @@ pub(crate) struct Dev {
     pub(crate) disk: Option<Arc<Disk>>,
     /// Negotiated virtio features.
     pub(crate) features: u64,
+    /// The helper thread (see [`crate::helper`]), started with the owner's worker.
+    pub(crate) helper: Option<Arc<Worker<Helper>>>,
 }
 
 impl Dev {
@@ -133,6 +136,8 @@ impl VhostBlk {
         self.detach_locked(dev);
         // Stops the worker after its current run: nothing touches the queues afterwards.
         dev.owner = None;
+        // Idle: every queue was detached above, which waits for the helper.
+        dev.helper = None;
         dev.features = 0;
         for i in 0..NVQS {
             let old = core::mem::replace(&mut *self.shared.vq(i).lock(), Vq::new());
@@ -162,6 +167,7 @@ impl MiscDevice for VhostBlk {
                     owner: None,
                     disk: None,
                     features: 0,
+                    helper: None,
                 }),
                 shared,
             }),

@@ -4,6 +4,8 @@
 //! (so a head is in flight at most once), submitted through the disk's
 //! `read_iter`/`write_iter` with a completion callback (the C shim's
 //! `struct vhost_blk_rs_io`). Completions arriving later wake the worker, which reaps them.
+//! The device's worker and its helper thread may submit at the same time, for different
+//! slots.
 
 use crate::{disk::Disk, kext::worker::WorkHandler, kext::worker::Worker};
 use core::{
@@ -15,6 +17,7 @@ use kernel::{bindings, prelude::*};
 extern "C" {
     fn vhost_blk_rs_io_alloc(file: *mut c_void, nreqs: u32, worker: *mut c_void) -> *mut c_void;
     fn vhost_blk_rs_io_drain(io: *mut c_void);
+    fn vhost_blk_rs_io_wake(io: *mut c_void);
     fn vhost_blk_rs_io_free(io: *mut c_void);
     fn vhost_blk_rs_io_submit(
         io: *mut c_void,
@@ -24,8 +27,25 @@ extern "C" {
         iov: *const bindings::iovec,
         nr: usize,
         len: usize,
+        status: u64,
     ) -> c_long;
-    fn vhost_blk_rs_io_reap(io: *mut c_void, tags: *mut u32, rets: *mut c_long, max: u32) -> u32;
+    fn vhost_blk_rs_io_reap(io: *mut c_void, done: *mut Completion, max: u32) -> u32;
+}
+
+/// A completed request (the C shim's `struct vhost_blk_rs_done`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct Completion {
+    /// Owner's address of the status byte.
+    pub(crate) status: u64,
+    /// Bytes moved or a negative errno.
+    pub(crate) ret: c_long,
+    /// The slot: the chain's head.
+    pub(crate) tag: u32,
+    /// Data bytes asked for.
+    pub(crate) len: u32,
+    /// Non-zero for a write.
+    pub(crate) write: u8,
 }
 
 /// `-EIOCBQUEUED`: the request completes later.
@@ -51,9 +71,14 @@ pub(crate) struct Io {
     nreqs: u32,
 }
 
-// SAFETY: The C object may be used from any thread; submissions and reaps are serialised
-// by the queue lock, completions use atomics and a lock-free list.
+// SAFETY: The C object may be used from any thread: submissions of different slots may run
+// concurrently (slot ownership is the callers' protocol, see `submit`), the completion list
+// is lock-free, the count in flight atomic.
 unsafe impl Send for Io {}
+
+// SAFETY: As for `Send`: every method takes `&self` and the C side is safe to call from
+// several threads at once under the slot protocol of `submit`.
+unsafe impl Sync for Io {}
 
 impl Io {
     /// `nreqs` slots on `disk`, whose completions wake `worker`. The caller must drop the
@@ -70,18 +95,24 @@ impl Io {
     }
 
     /// Starts a read (or a write) of `len` bytes at `pos` into (from) the owner's memory
-    /// described by `iov`, as request `tag`, which must not be in flight.
+    /// described by `iov`, as request `tag` with its status byte at `status`.
+    ///
+    /// `tag` must be neither in flight nor being submitted by another thread: the queue's
+    /// worker marks a head busy before it starts the request or hands it to the helper,
+    /// and clears the mark only once the completion was reaped.
     pub(crate) fn submit(
-        &mut self,
+        &self,
         tag: u16,
         write: bool,
         pos: u64,
         iov: &[bindings::iovec],
         len: usize,
+        status: u64,
     ) -> Submitted {
         // SAFETY: By the type invariant the object exists; `tag` is checked against its
-        // slots by the C side; `iov` holds `iov.len()` iovecs of user addresses in the
-        // current (owner's) mm, only read during the call (direct I/O pins the pages).
+        // slots by the C side, and no other thread uses that slot (the caller's protocol
+        // above); `iov` holds `iov.len()` iovecs of user addresses in the current (owner's)
+        // mm, only read during the call (direct I/O pins the pages).
         let ret = unsafe {
             vhost_blk_rs_io_submit(
                 self.raw.as_ptr(),
@@ -91,6 +122,7 @@ impl Io {
                 iov.as_ptr(),
                 iov.len(),
                 len,
+                status,
             )
         };
         if ret == EIOCBQUEUED {
@@ -100,30 +132,29 @@ impl Io {
         }
     }
 
-    /// Waits until no request is in flight: all completions are then reapable.
-    pub(crate) fn drain(&mut self) {
+    /// Wakes the worker that reaps the completions (as a completion does).
+    pub(crate) fn wake_worker(&self) {
+        // SAFETY: By the type invariant the object exists, and so does its worker.
+        unsafe { vhost_blk_rs_io_wake(self.raw.as_ptr()) };
+    }
+
+    /// Waits until no request is in flight: all completions are then reapable. Nothing may
+    /// be submitted meanwhile (the helper has been flushed).
+    pub(crate) fn drain(&self) {
         // SAFETY: By the type invariant the object exists.
         unsafe { vhost_blk_rs_io_drain(self.raw.as_ptr()) };
     }
 
-    /// Takes the completed requests (oldest first) into `tags` and `rets`, which are
-    /// resized to their number.
-    pub(crate) fn reap(&mut self, tags: &mut KVec<u32>, rets: &mut KVec<c_long>) {
-        let max = tags
-            .capacity()
-            .min(rets.capacity())
-            .min(self.nreqs as usize) as u32;
-        // SAFETY: By the type invariant the object exists; both arrays have room for `max`
+    /// Takes the completed requests (oldest first) into `done`, which is resized to their
+    /// number (at most its capacity).
+    pub(crate) fn reap(&self, done: &mut KVec<Completion>) {
+        let max = done.capacity().min(self.nreqs as usize) as u32;
+        // SAFETY: By the type invariant the object exists; `done` has room for `max`
         // elements.
-        let n = unsafe {
-            vhost_blk_rs_io_reap(self.raw.as_ptr(), tags.as_mut_ptr(), rets.as_mut_ptr(), max)
-        };
-        // SAFETY: The C side initialised the first `n <= max` elements of both; `u32` and
-        // `c_long` have no destructors.
-        unsafe {
-            tags.set_len(n as usize);
-            rets.set_len(n as usize);
-        }
+        let n = unsafe { vhost_blk_rs_io_reap(self.raw.as_ptr(), done.as_mut_ptr(), max) };
+        // SAFETY: The C side initialised the first `n <= max` elements; `Completion` has no
+        // destructor.
+        unsafe { done.set_len(n as usize) };
     }
 }
 

@@ -8,7 +8,8 @@ use crate::{
     blk,
     device::{Owner, VhostBlk, NVQS},
     disk::Disk,
-    kext::{errno::eopnotsupp, ioctl::IoctlArg},
+    helper::Helper,
+    kext::{errno::eopnotsupp, ioctl::IoctlArg, worker::Worker},
     uapi::*,
     vhost::ioctl::{read_features, read_mem_table, ring_index, vring_ioctl, VHOST_FEATURES},
 };
@@ -72,7 +73,14 @@ pub(crate) fn dispatch(blk: &VhostBlk, arg: IoctlArg) -> Result {
         }
         VHOST_SET_OWNER => {
             let mut dev = blk.dev.lock();
-            Owner::set(&mut dev.owner, c_str!("vhost-blk-rs"), blk.shared.clone())
+            if dev.owner.is_some() {
+                return Err(EBUSY);
+            }
+            let helper = Worker::new(c_str!("vhost-blk-rs-h"), Helper::new()?)?;
+            let helper = Arc::new(helper, GFP_KERNEL)?;
+            Owner::set(&mut dev.owner, c_str!("vhost-blk-rs"), blk.shared.clone())?;
+            dev.helper = Some(helper);
+            Ok(())
         }
         _ => {
             let mut dev = blk.dev.lock();
@@ -86,6 +94,11 @@ pub(crate) fn dispatch(blk: &VhostBlk, arg: IoctlArg) -> Result {
                     let mem = read_mem_table(&arg)?;
                     for i in 0..NVQS {
                         blk.shared.vq(i).lock().set_mem(mem.clone());
+                    }
+                    // Requests handed over before carry the old table: done with them, as
+                    // the worker is (it holds a queue's lock while it serves it).
+                    if let Some(helper) = &dev.helper {
+                        helper.flush();
                     }
                     Ok(())
                 }
@@ -140,7 +153,7 @@ fn set_backend(blk: &VhostBlk, dev: &mut crate::device::Dev, fd: i32) -> Result 
         if q.num == 0 {
             continue;
         }
-        if let Err(e) = blk::attach(&mut q, &disk, &worker) {
+        if let Err(e) = blk::attach(&mut q, &disk, &worker, dev.helper.clone()) {
             drop(q);
             blk.detach_locked(dev);
             return Err(e);

@@ -29,6 +29,7 @@ mod vhost;
 mod blk;
 mod device;
 mod disk;
+mod helper;
 mod io;
 mod ioctl;
 mod request;

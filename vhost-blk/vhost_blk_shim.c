@@ -20,6 +20,12 @@ static char *node_name = "vhost-blk";
 module_param(node_name, charp, 0444);
 MODULE_PARM_DESC(node_name, "device node name under /dev (default vhost-blk)");
 
+static bool helper = true;
+module_param(helper, bool, 0644);
+MODULE_PARM_DESC(helper,
+		 "a second worker thread per device takes part of a busy queue's requests "
+		 "(default 1; 0: the device's worker serves every request itself)");
+
 static bool complete_inline = true;
 module_param(complete_inline, bool, 0644);
 MODULE_PARM_DESC(complete_inline,
@@ -48,6 +54,7 @@ MODULE_PARM_DESC(poll_us,
 
 const char *vhost_blk_rs_node_name(void);
 u64 vhost_blk_rs_poll_ns(void);
+bool vhost_blk_rs_helper(void);
 void *vhost_blk_rs_get_file(int fd, u64 *capacity, bool *writable, bool *fallocate);
 void vhost_blk_rs_put_file(void *file);
 int vhost_blk_rs_fsync(void *file);
@@ -56,14 +63,22 @@ int vhost_blk_rs_write_zeroes(void *file, u64 pos, u64 len, bool unmap);
 void vhost_blk_rs_id(void *file, char *buf, size_t len);
 void *vhost_blk_rs_io_alloc(void *file, u32 nreqs, void *worker);
 void vhost_blk_rs_io_drain(void *io);
+void vhost_blk_rs_io_wake(void *io);
 void vhost_blk_rs_io_free(void *io);
+struct vhost_blk_rs_done;
 long vhost_blk_rs_io_submit(void *io, u32 tag, bool write, u64 pos, const struct iovec *iov,
-			    unsigned long nr, size_t len);
-u32 vhost_blk_rs_io_reap(void *io, u32 *tags, long *rets, u32 max);
+			    unsigned long nr, size_t len, u64 status);
+u32 vhost_blk_rs_io_reap(void *io, struct vhost_blk_rs_done *done, u32 max);
 
 const char *vhost_blk_rs_node_name(void)
 {
 	return node_name;
+}
+
+/* Whether busy queues hand requests to the device's helper thread (module parameter). */
+bool vhost_blk_rs_helper(void)
+{
+	return READ_ONCE(helper);
 }
 
 /* The busy-poll window (module parameter poll_us), in nanoseconds; 0: off. */
@@ -191,14 +206,29 @@ enum {
 	REQ_QUEUED,		/* the submitter has looked: completion goes to the list */
 };
 
-/* One request in flight: slot @tag (the chain's head index) of its queue. */
+/*
+ * One request in flight: slot @tag (the chain's head index) of its queue, with what its
+ * completion needs: the owner's address of its status byte, its length and direction.
+ */
 struct vhost_blk_rs_req {
 	struct kiocb iocb;
 	struct llist_node node;
 	struct vhost_blk_rs_io *io;
 	long ret;
+	u64 status;
 	atomic_t state;
 	u32 tag;
+	u32 len;
+	bool write;
+};
+
+/* A completed request, as vhost_blk_rs_io_reap() returns it (blk.rs: Completion). */
+struct vhost_blk_rs_done {
+	u64 status;
+	long ret;
+	u32 tag;
+	u32 len;
+	u8 write;
 };
 
 /*
@@ -270,6 +300,14 @@ static void vhost_blk_rs_complete(struct kiocb *iocb, long ret)
 	vhost_blk_rs_io_put(io);
 }
 
+/* Wakes the worker that reaps @io's completions. */
+void vhost_blk_rs_io_wake(void *io_)
+{
+	struct vhost_blk_rs_io *io = io_;
+
+	acrn_rs_worker_wake(io->worker);
+}
+
 /* Waits until no request is in flight; their completions are on the list. */
 void vhost_blk_rs_io_drain(void *io_)
 {
@@ -293,11 +331,13 @@ void vhost_blk_rs_io_free(void *io_)
 
 /*
  * Reads (or writes) @len bytes at @pos of the file into (from) @nr user iovecs of the
- * current mm, as request @tag. Returns -EIOCBQUEUED if it completes later through the
- * completion list (vhost_blk_rs_io_reap), else its result now: bytes moved or -errno.
+ * current mm, as request @tag, whose status byte is at @status. Returns -EIOCBQUEUED if it
+ * completes later through the completion list (vhost_blk_rs_io_reap), else its result now:
+ * bytes moved or -errno. Submissions of different tags may run concurrently (the device's
+ * worker and its helper); a tag is submitted again only once its completion was reaped.
  */
 long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struct iovec *iov,
-			    unsigned long nr, size_t len)
+			    unsigned long nr, size_t len, u64 status)
 {
 	struct vhost_blk_rs_io *io = io_;
 	struct vhost_blk_rs_req *req;
@@ -324,6 +364,9 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	req->iocb.ki_complete = vhost_blk_rs_complete;
 	req->io = io;
 	req->tag = tag;
+	req->status = status;
+	req->len = len;
+	req->write = write;
 	atomic_set(&req->state, inline_ok ? REQ_SUBMITTING : REQ_QUEUED);
 	atomic_inc(&io->inflight);
 	if (write) {
@@ -345,9 +388,9 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 	}
 	/*
 	 * No completion touches @io for this request any more, and no one waits: submissions
-	 * and vhost_blk_rs_io_drain()/free() never overlap (the Rust side calls them with the
-	 * object held exclusively), so a plain decrement does; vhost_blk_rs_io_put()'s lock is
-	 * for completions racing a waiter.
+	 * and vhost_blk_rs_io_drain()/free() never overlap (the Rust side drains only after the
+	 * queue's worker and helper have stopped submitting), so a plain decrement does;
+	 * vhost_blk_rs_io_put()'s lock is for completions racing a waiter.
 	 */
 	atomic_dec(&io->inflight);
 	/* Interrupted system-call codes mean nothing to a guest. */
@@ -358,10 +401,10 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 }
 
 /*
- * Takes up to @max completed requests, oldest first: their tags and results. Any beyond
- * @max go back on the list.
+ * Takes up to @max completed requests, oldest first, into @done. Any beyond @max go back on
+ * the list.
  */
-u32 vhost_blk_rs_io_reap(void *io_, u32 *tags, long *rets, u32 max)
+u32 vhost_blk_rs_io_reap(void *io_, struct vhost_blk_rs_done *done, u32 max)
 {
 	struct vhost_blk_rs_io *io = io_;
 	struct llist_node *list = llist_reverse_order(llist_del_all(&io->done));
@@ -373,8 +416,13 @@ u32 vhost_blk_rs_io_reap(void *io_, u32 *tags, long *rets, u32 max)
 			llist_add(&req->node, &io->done);
 			continue;
 		}
-		tags[n] = req->tag;
-		rets[n] = req->ret;
+		done[n] = (struct vhost_blk_rs_done){
+			.status = req->status,
+			.ret = req->ret,
+			.tag = req->tag,
+			.len = req->len,
+			.write = req->write,
+		};
 		n++;
 	}
 	return n;

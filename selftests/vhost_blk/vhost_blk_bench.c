@@ -10,7 +10,8 @@
  * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference),
  * and with the sleeping driver again, the worker busy-polling for BUSYPOLL_US after its
  * queue runs empty (module parameter poll_us; "_busypoll"). With BENCH_FILTER in the
- * environment, only the figures whose name contains it.
+ * environment, only the figures whose name contains it. "#" lines: how busy the device's
+ * worker, its helper thread and the driver were.
  */
 #include <dirent.h>
 #include <linux/io_uring.h>
@@ -269,18 +270,29 @@ static double vblk_run(struct vblk *v, int write, int qd, int poll)
 	return done / (t - t0);
 }
 
-/* The stat file of our device's worker thread ("vhost-blk-rs-<our pid>"), or "". */
-static char worker_stat[300];
+/* The stat files of our device's worker and helper threads, or "". */
+static char worker_stat[300], helper_stat[300];
 
-static void find_worker(void)
+/*
+ * Whether task name @comm (a /proc line) is @name: kernel threads show their full name,
+ * other tasks the first 15 characters.
+ */
+static int is_named(const char *comm, const char *name)
 {
-	char want[32], path[300], comm[64];
+	size_t n = strcspn(comm, "\n");
+
+	return (n == strlen(name) || (n == 15 && strlen(name) > 15)) && !strncmp(comm, name, n);
+}
+
+/* Finds our device's worker ("vhost-blk-rs-<our pid>") and helper ("vhost-blk-rs-h-..."). */
+static void find_workers(void)
+{
+	char want[32], want_h[32], path[300], comm[64];
 	struct dirent *e;
 	DIR *d = opendir("/proc");
 
-	/* A task name is at most 15 characters. */
-	snprintf(want, 16, "vhost-blk-rs-%d", getpid());
-	strcat(want, "\n");
+	snprintf(want, sizeof(want), "vhost-blk-rs-%d", getpid());
+	snprintf(want_h, sizeof(want_h), "vhost-blk-rs-h-%d", getpid());
 	while (d && (e = readdir(d))) {
 		FILE *f;
 
@@ -288,20 +300,24 @@ static void find_worker(void)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
-			snprintf(worker_stat, sizeof(worker_stat), "/proc/%s/stat", e->d_name);
+		if (fgets(comm, sizeof(comm), f)) {
+			if (is_named(comm, want))
+				snprintf(worker_stat, sizeof(worker_stat), "/proc/%s/stat", e->d_name);
+			else if (is_named(comm, want_h))
+				snprintf(helper_stat, sizeof(helper_stat), "/proc/%s/stat", e->d_name);
+		}
 		fclose(f);
 	}
 	if (d)
 		closedir(d);
 }
 
-/* CPU seconds of the worker thread (utime + stime), 0 if unknown. */
-static double worker_cpu(void)
+/* CPU seconds of the thread whose stat file is @stat (utime + stime), 0 if unknown. */
+static double thread_cpu(const char *stat)
 {
 	unsigned long ut = 0, st = 0;
 	char buf[1024], *p;
-	FILE *f = worker_stat[0] ? fopen(worker_stat, "r") : NULL;
+	FILE *f = stat[0] ? fopen(stat, "r") : NULL;
 
 	if (!f)
 		return 0;
@@ -354,7 +370,7 @@ int main(void)
 		perror("vhost_blk_bench: setup");
 		return 1;
 	}
-	find_worker();
+	find_workers();
 	/* The call eventfd blocks: the harness sleeps until the device interrupts. */
 	{
 		int fl = fcntl(v.q.call, F_GETFL);
@@ -370,7 +386,7 @@ int main(void)
 	for (int i = 0; i < 12; i++) {
 		/* mode 0: sleeping driver; 1: polling driver; 2: sleeping, worker busy-polls. */
 		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, mode = i / 4, poll = mode == 1;
-		double ours[RUNS], ref[RUNS], wcpu = 0, dcpu = 0, wall = 0;
+		double ours[RUNS], ref[RUNS], wcpu = 0, hcpu = 0, dcpu = 0, wall = 0;
 		const char *filter = getenv("BENCH_FILTER");
 		char name[64];
 
@@ -386,11 +402,13 @@ int main(void)
 		}
 		{
 			for (int r = 0; r < RUNS; r++) {
-				double w0 = worker_cpu(), d0 = self_cpu(), t0 = now();
+				double w0 = thread_cpu(worker_stat), h0 = thread_cpu(helper_stat);
+				double d0 = self_cpu(), t0 = now();
 
 				ours[r] = vblk_run(&v, write, qd, poll);
 				wall += now() - t0;
-				wcpu += worker_cpu() - w0;
+				wcpu += thread_cpu(worker_stat) - w0;
+				hcpu += thread_cpu(helper_stat) - h0;
 				dcpu += self_cpu() - d0;
 				ref[r] = uring_run(disk, write, qd, bufs);
 				if (ours[r] < 0 || ref[r] < 0) {
@@ -401,8 +419,8 @@ int main(void)
 			qsort(ours, RUNS, sizeof(double), cmp);
 			qsort(ref, RUNS, sizeof(double), cmp);
 			/* Where the time goes: how busy the worker and the driver were. */
-			printf("# %s: worker busy %.0f%%, driver busy %.0f%%\n", name,
-			       100 * wcpu / wall, 100 * dcpu / wall);
+			printf("# %s: worker busy %.0f%%, helper busy %.0f%%, driver busy %.0f%%\n",
+			       name, 100 * wcpu / wall, 100 * hcpu / wall, 100 * dcpu / wall);
 			printf("bench %s ours=%.0f ref=%.0f ratio=%.2f\n", name, ours[RUNS / 2],
 			       ref[RUNS / 2], ours[RUNS / 2] / ref[RUNS / 2]);
 			fflush(stdout);

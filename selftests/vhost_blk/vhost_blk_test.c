@@ -4,8 +4,10 @@
  * driver (rings and buffers in its own memory) and the device model (ioctls), with two
  * backends (fixture variants): a file on tmpfs and /dev/ram0 (brd) opened with O_DIRECT,
  * the latter also with complete_inline=0, so that every completion takes the asynchronous
- * path (completion list, worker wake, reap) that a slow disk takes, and both again with the
- * worker's busy-poll window on (poll_us=50).
+ * path (completion list, worker wake, reap) that a slow disk takes, both again with the
+ * worker's busy-poll window on (poll_us=50), and the ramdisk with the helper thread off
+ * (helper=0: the worker serves every request itself; in the other variants a busy queue
+ * hands part of its requests to the helper).
  *
  * Control plane: owner rules, features, ring and backend ioctls in the wrong order, bad
  * fds, bad ring sizes, each with its errno. Data plane: data written and read back intact
@@ -43,6 +45,7 @@ FIXTURE_VARIANT(blk) {
 	int ram;
 	int deferred;	/* complete_inline=0: every completion goes through the worker */
 	const char *poll_us;	/* busy-poll window of the worker, in microseconds */
+	int no_helper;	/* helper=0: no requests handed to the helper thread */
 	const char *id;
 };
 
@@ -62,6 +65,12 @@ FIXTURE_VARIANT_ADD(blk, ram_deferred) {
 	.id = "ram0",
 };
 
+FIXTURE_VARIANT_ADD(blk, ram_no_helper) {
+	.ram = 1,
+	.no_helper = 1,
+	.id = "ram0",
+};
+
 FIXTURE_VARIANT_ADD(blk, file_polled) {
 	.ram = 0,
 	.id = "vblk.img",
@@ -76,6 +85,7 @@ FIXTURE_VARIANT_ADD(blk, ram_polled) {
 
 #define COMPLETE_INLINE "/sys/module/" BLK_MODULE "/parameters/complete_inline"
 #define POLL_US "/sys/module/" BLK_MODULE "/parameters/poll_us"
+#define HELPER "/sys/module/" BLK_MODULE "/parameters/helper"
 
 /* Writes module parameter @path; -1 with errno on an error. */
 static int set_param(const char *path, const char *val)
@@ -134,6 +144,7 @@ FIXTURE_SETUP(blk)
 	ASSERT_EQ(0, system("modprobe " BLK_MODULE));
 	ASSERT_EQ(0, set_complete_inline(!variant->deferred));
 	ASSERT_EQ(0, set_param(POLL_US, variant->poll_us ? variant->poll_us : "0"));
+	ASSERT_EQ(0, set_param(HELPER, variant->no_helper ? "0" : "1"));
 	self->fd = open(BLK_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", BLK_DEV, strerror(errno));
 	self->disk = open_disk(variant, O_RDWR);
@@ -158,6 +169,7 @@ FIXTURE_TEARDOWN(blk)
 		unlink("/tmp/vblk.img");
 	set_complete_inline(1);
 	set_param(POLL_US, "0");
+	set_param(HELPER, "1");
 }
 
 /* Owner, features, memory table, @nq rings of @num entries, the disk. */
