@@ -9,8 +9,8 @@
 //! marking its head busy. The helper parses and starts the request like the worker would:
 //! a synchronous result gets its status byte written here and its used element returned
 //! through [`Attached::finished`]; an asynchronous one completes through the disk's
-//! completion list like any other. Either way the worker is woken and alone updates the
-//! rings. A malformed chain is reported through [`Attached::failed`]; the worker breaks the
+//! completion list like any other. Either way the worker is woken (the helper wakes it
+//! every few finished jobs and when it runs out of jobs) and alone updates the rings. A malformed chain is reported through [`Attached::failed`]; the worker breaks the
 //! queue, and the helper drops the queue's remaining jobs.
 //!
 //! The helper never takes a queue lock, so the device may wait for it
@@ -34,6 +34,10 @@ use kernel::{
 /// request itself, few enough that the worker keeps a share.
 const JOBS: usize = 16;
 
+/// Jobs finished between two wakes of the worker (and one when the helper runs out of jobs):
+/// the worker takes them back in batches, not one wakeup per request.
+const WAKE_BATCH: usize = 8;
+
 /// A request handed to the helper.
 pub(crate) struct Job {
     /// The popped chain, not walked yet.
@@ -53,6 +57,8 @@ struct Jobs {
 
 /// The helper's buffers, only used by its thread.
 struct Work {
+    /// Jobs taken from [`Helper::jobs`] in one go, oldest first.
+    batch: KVec<Option<Job>>,
     segs: Segments,
     iov: KVec<bindings::iovec>,
 }
@@ -72,8 +78,10 @@ pub(crate) struct Helper {
 impl Helper {
     pub(crate) fn new() -> Result<Arc<Self>> {
         let mut slots = KVec::with_capacity(JOBS, GFP_KERNEL)?;
+        let mut batch = KVec::with_capacity(JOBS, GFP_KERNEL)?;
         for _ in 0..JOBS {
             slots.push(None, GFP_KERNEL)?;
+            batch.push(None, GFP_KERNEL)?;
         }
         let jobs = Jobs {
             slots,
@@ -81,6 +89,7 @@ impl Helper {
             len: 0,
         };
         let work = Work {
+            batch,
             segs: Segments::new()?,
             iov: KVec::with_capacity(MAX_IOV, GFP_KERNEL)?,
         };
@@ -108,16 +117,18 @@ impl Helper {
         Some(jobs.len == 1)
     }
 
-    /// The oldest job waiting.
-    fn take(&self) -> Option<Job> {
+    /// Moves the jobs waiting into `batch` (of [`JOBS`] empty slots), oldest first, under
+    /// one lock. Returns how many.
+    fn take_all(&self, batch: &mut [Option<Job>]) -> usize {
         let mut jobs = self.jobs.lock();
-        if jobs.len == 0 {
-            return None;
+        let Jobs { slots, first, len } = &mut *jobs;
+        let n = *len;
+        for (k, dst) in batch.iter_mut().take(n).enumerate() {
+            *dst = slots[(*first + k) % JOBS].take();
         }
-        let i = jobs.first;
-        jobs.first = (i + 1) % JOBS;
-        jobs.len -= 1;
-        jobs.slots[i].take()
+        *first = (*first + n) % JOBS;
+        *len = 0;
+        n
     }
 }
 
@@ -125,27 +136,51 @@ impl WorkHandler for Helper {
     fn run(&self) -> bool {
         let mut guard = self.work.lock();
         let work = &mut *guard;
-        while let Some(job) = self.take() {
-            serve(job, &mut work.segs, &mut work.iov);
+        // The queue of the last job whose worker has not been woken since, and how many.
+        let mut unwoken: Option<Arc<Attached>> = None;
+        let mut n = 0;
+        loop {
+            let taken = self.take_all(&mut work.batch);
+            if taken == 0 {
+                break;
+            }
+            for slot in work.batch.iter_mut().take(taken) {
+                let Some(mut job) = slot.take() else {
+                    continue;
+                };
+                if serve(&mut job, &mut work.segs, &mut work.iov) {
+                    if unwoken.is_none() {
+                        unwoken = Some(job.queue.clone());
+                    }
+                    n += 1;
+                    if n == WAKE_BATCH {
+                        if let Some(q) = unwoken.take() {
+                            q.io.wake_worker();
+                        }
+                        n = 0;
+                    }
+                }
+            }
+        }
+        if let Some(q) = unwoken {
+            q.io.wake_worker();
         }
         false
     }
 }
 
-/// Parses and starts one request handed over by a queue's worker.
-fn serve(job: Job, segs: &mut Segments, iov: &mut KVec<bindings::iovec>) {
-    let Job {
-        mut chain,
-        mem,
-        queue,
-    } = job;
+/// Parses and starts one request handed over by a queue's worker. Returns whether the
+/// worker has something to take back (a finished request or an error); the caller wakes it.
+/// Every queue of a device has the same worker.
+fn serve(job: &mut Job, segs: &mut Segments, iov: &mut KVec<bindings::iovec>) -> bool {
+    let Job { chain, mem, queue } = job;
     if queue.failed.lock().is_some() {
         // The queue is broken (or about to be): its driver gets nothing more.
-        return;
+        return false;
     }
     // Ring metadata by user copies: the ring map belongs to the worker's queue state.
-    let mem = Mem::new(&mem, RingAccess::new(None));
-    let started = Request::parse(&mut chain, &mem, segs)
+    let mem = Mem::new(mem, RingAccess::new(None));
+    let started = Request::parse(chain, &mem, segs)
         .and_then(|req| start(&req, &queue.disk, &queue.io, &mem, segs, iov).map(|s| (req, s)));
     match started {
         Ok((req, Started::Done(status, used))) => {
@@ -157,7 +192,7 @@ fn serve(job: Job, segs: &mut Segments, iov: &mut KVec<bindings::iovec>) {
                 .push(UsedElem::new(u32::from(req.head), used), GFP_ATOMIC);
         }
         // Its completion wakes the worker.
-        Ok((_, Started::Queued)) => return,
+        Ok((_, Started::Queued)) => return false,
         Err(what) => {
             let mut failed = queue.failed.lock();
             if failed.is_none() {
@@ -165,5 +200,5 @@ fn serve(job: Job, segs: &mut Segments, iov: &mut KVec<bindings::iovec>) {
             }
         }
     }
-    queue.io.wake_worker();
+    true
 }

@@ -726,13 +726,20 @@ TEST_F(blk, io_errors)
 	}
 }
 
-/* A malformed chain breaks the queue: error eventfd, no used entry, no oops. */
-static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self, int kind)
+/*
+ * A malformed chain breaks the queue: error eventfd, no used entry, no oops. With @behind,
+ * that many good requests are queued after it under the same kick, so the worker hands the
+ * bad chain to its helper thread (if on): the helper's report must break the queue too, and
+ * the bad head must never be used.
+ */
+static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self, int kind,
+		      int behind)
 {
 	struct dvq *q = &self->q[0];
 	struct blk_req *r = guest_alloc(&self->g, sizeof(*r));
 	uint8_t *d = blk_data(&self->g, 4096);
 	uint32_t id, len;
+	int bad = -1;
 
 	ASSERT_EQ(0, start(self, required_features, 1, 64));
 	r->hdr = (struct virtio_blk_outhdr){ .type = VIRTIO_BLK_T_IN };
@@ -742,7 +749,7 @@ static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self
 				    { GUEST_BASE + GUEST_SIZE, 4096, 1 },
 				    { gpa_of(&self->g, &r->status), 1, 1 } };
 
-		dvq_add(q, &self->g, s, 3, 0);
+		bad = dvq_add(q, &self->g, s, 3, 0);
 		break;
 	}
 	case 1: { /* a loop */
@@ -752,19 +759,20 @@ static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self
 
 		q->desc[(head + 1) % q->num].flags |= VRING_DESC_F_NEXT;
 		q->desc[(head + 1) % q->num].next = head;
+		bad = head;
 		break;
 	}
 	case 2: { /* no status byte */
 		struct seg s[1] = { { gpa_of(&self->g, &r->hdr), 16, 0 } };
 
-		dvq_add(q, &self->g, s, 1, 0);
+		bad = dvq_add(q, &self->g, s, 1, 0);
 		break;
 	}
 	case 3: { /* header too short */
 		struct seg s[2] = { { gpa_of(&self->g, &r->hdr), 8, 0 },
 				    { gpa_of(&self->g, &r->status), 1, 1 } };
 
-		dvq_add(q, &self->g, s, 2, 0);
+		bad = dvq_add(q, &self->g, s, 2, 0);
 		break;
 	}
 	default: { /* an indirect table outside memory */
@@ -774,12 +782,26 @@ static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self
 		q->desc[head].flags = VRING_DESC_F_INDIRECT;
 		q->desc[head].addr = GUEST_BASE - 4096;
 		q->desc[head].len = 64;
+		bad = head;
 		break;
 	}
 	}
+	for (int i = 0; i < behind; i++) {
+		struct blk_req *g = guest_alloc(&self->g, sizeof(*g));
+		uint8_t *gd = blk_data(&self->g, 4096);
+
+		ASSERT_NE(NULL, g);
+		ASSERT_NE(NULL, gd);
+		ASSERT_LE(0, blk_add(q, &self->g, g, VIRTIO_BLK_T_IN, i * 8, gd, 4096, 1, 2));
+	}
 	dvq_kick(q);
 	EXPECT_EQ(1, efd_count(q->err, 3000) > 0);
-	EXPECT_EQ(0, dvq_get_used(q, 200, &id, &len));
+	if (!behind) {
+		EXPECT_EQ(0, dvq_get_used(q, 200, &id, &len));
+	}
+	/* Good requests popped before the queue broke may complete; the bad one never. */
+	while (dvq_get_used(q, 200, &id, &len))
+		EXPECT_NE((uint32_t)bad, id);
 	/* The device model resets; the device works again. */
 	ASSERT_EQ(0, ioctl(self->fd, VHOST_RESET_OWNER));
 	dvq_close(q);
@@ -790,27 +812,37 @@ static void bad_chain(struct __test_metadata *_metadata, FIXTURE_DATA(blk) *self
 
 TEST_F(blk, bad_outside_memory)
 {
-	bad_chain(_metadata, self, 0);
+	bad_chain(_metadata, self, 0, 0);
 }
 
 TEST_F(blk, bad_loop)
 {
-	bad_chain(_metadata, self, 1);
+	bad_chain(_metadata, self, 1, 0);
 }
 
 TEST_F(blk, bad_no_status)
 {
-	bad_chain(_metadata, self, 2);
+	bad_chain(_metadata, self, 2, 0);
 }
 
 TEST_F(blk, bad_short_header)
 {
-	bad_chain(_metadata, self, 3);
+	bad_chain(_metadata, self, 3, 0);
 }
 
 TEST_F(blk, bad_indirect)
 {
-	bad_chain(_metadata, self, 4);
+	bad_chain(_metadata, self, 4, 0);
+}
+
+TEST_F(blk, bad_loop_behind)
+{
+	bad_chain(_metadata, self, 1, 8);
+}
+
+TEST_F(blk, bad_indirect_behind)
+{
+	bad_chain(_metadata, self, 4, 8);
 }
 
 /* ---------------------------------------------------------------- pinned ring pages */
