@@ -21,7 +21,7 @@
 
 #include "blk_harness.h"
 
-#define RUNS	3
+#define RUNS	5
 #define SECS	2.0
 #define BS	4096
 #define SPAN	(DISK_SIZE / BS)

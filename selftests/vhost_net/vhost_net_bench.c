@@ -20,7 +20,7 @@
 
 #include "vhost_harness.h"
 
-#define RUNS		3
+#define RUNS		5
 #define SECONDS		2.0
 #define TX_RING		256
 

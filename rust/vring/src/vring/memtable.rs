@@ -159,6 +159,7 @@ impl<const N: usize> MemTable<N> {
         })
     }
 
+    #[inline]
     fn find(&self, gpa: u64) -> Option<&Entry> {
         let used = self.entries.get(..self.len)?;
         let pos = used.partition_point(|e| e.first <= gpa);
@@ -173,6 +174,7 @@ impl<const N: usize> MemTable<N> {
     /// Translates `gpa`: returns its user address and how many of the `len` bytes from
     /// `gpa` are contiguous in that region (`min(len, bytes to region end)`; `0` if `len`
     /// is `0`). [`Error::OutOfBounds`] if `gpa` is in no region.
+    #[inline]
     pub fn translate(&self, gpa: u64, len: u64) -> Result<(u64, u64), Error> {
         let e = self.find(gpa).ok_or(Error::OutOfBounds)?;
         let off = gpa - e.first;
@@ -191,6 +193,7 @@ impl<const N: usize> MemTable<N> {
     /// The `(uaddr, len)` pieces of the guest range `[gpa, gpa + len)`, one per region it
     /// crosses, like `translate_desc`'s iovecs. Yields one `Err` and stops if the range
     /// overflows or leaves the table. An empty range yields nothing.
+    #[inline]
     pub fn pieces(&self, gpa: u64, len: u64) -> Pieces<'_, N> {
         Pieces {
             table: self,
@@ -201,7 +204,16 @@ impl<const N: usize> MemTable<N> {
 
     /// Checks that every byte of `[gpa, gpa + len)` is mapped. An empty range is always
     /// fine (vhost's `translate_desc` maps a zero-length descriptor to no iovec).
+    #[inline]
     pub fn check_range(&self, gpa: u64, len: u64) -> Result<(), Error> {
+        // The usual case first: the whole range in one region (one lookup, no iterator).
+        if let Some(l1) = len.checked_sub(1) {
+            if gpa.checked_add(l1).is_some()
+                && self.translate(gpa, len).is_ok_and(|(_, n)| n == len)
+            {
+                return Ok(());
+            }
+        }
         for piece in self.pieces(gpa, len) {
             piece?;
         }
@@ -220,6 +232,7 @@ pub struct Pieces<'a, const N: usize = MAX_MEM_REGIONS> {
 impl<const N: usize> Iterator for Pieces<'_, N> {
     type Item = Result<(u64, u64), Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let l1 = self.remaining.checked_sub(1)?;
         if self.gpa.checked_add(l1).is_none() {
