@@ -75,10 +75,13 @@ const char *vhost_blk_rs_node_name(void)
 	return node_name;
 }
 
-/* Whether busy queues hand requests to the device's helper thread (module parameter). */
+/*
+ * Whether busy queues hand requests to the device's helper thread: module parameter helper,
+ * and more than one CPU online (on one, the handover would only add thread switches).
+ */
 bool vhost_blk_rs_helper(void)
 {
-	return READ_ONCE(helper);
+	return READ_ONCE(helper) && num_online_cpus() > 1;
 }
 
 /* The busy-poll window (module parameter poll_us), in nanoseconds; 0: off. */
