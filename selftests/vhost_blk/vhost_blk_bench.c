@@ -6,12 +6,12 @@
  * asks, an interrupt per batch of completions, waited for on the call eventfd) against the
  * same I/O issued directly with io_uring (raw syscalls, O_DIRECT, waiting for completions
  * in io_uring_enter). Prints "bench vhost_blk_4k_rand<rw>_qd<n>_iops ours=... ref=...
- * ratio=...": medians of RUNS runs of SECS seconds, alternating; then the same with a
- * driver that polls the used ring instead of sleeping ("_polled", same io_uring reference),
- * and with the sleeping driver again, the worker busy-polling for BUSYPOLL_US after its
- * queue runs empty (module parameter poll_us; "_busypoll"). With BENCH_FILTER in the
- * environment, only the figures whose name contains it. "#" lines: how busy the device's
- * worker, its helper thread and the driver were.
+ * ratio=...": medians of RUNS runs of SECS seconds, alternating in ABBA order (each side
+ * first in every other pair); then the same with a driver that polls the used ring instead
+ * of sleeping ("_polled", same io_uring reference), and with the sleeping driver again, the
+ * worker busy-polling for BUSYPOLL_US after its queue runs empty (module parameter poll_us;
+ * "_busypoll"). With BENCH_FILTER in the environment, only the figures whose name contains
+ * it. "#" lines: how busy the device's worker, its helper thread and the driver were.
  */
 #include <dirent.h>
 #include <linux/io_uring.h>
@@ -402,15 +402,22 @@ int main(void)
 		}
 		{
 			for (int r = 0; r < RUNS; r++) {
-				double w0 = thread_cpu(worker_stat), h0 = thread_cpu(helper_stat);
-				double d0 = self_cpu(), t0 = now();
+				double w0, h0, d0, t0;
 
+				/* ABBA order: each side runs first in every other pair. */
+				if (r % 2)
+					ref[r] = uring_run(disk, write, qd, bufs);
+				w0 = thread_cpu(worker_stat);
+				h0 = thread_cpu(helper_stat);
+				d0 = self_cpu();
+				t0 = now();
 				ours[r] = vblk_run(&v, write, qd, poll);
 				wall += now() - t0;
 				wcpu += thread_cpu(worker_stat) - w0;
 				hcpu += thread_cpu(helper_stat) - h0;
 				dcpu += self_cpu() - d0;
-				ref[r] = uring_run(disk, write, qd, bufs);
+				if (!(r % 2))
+					ref[r] = uring_run(disk, write, qd, bufs);
 				if (ours[r] < 0 || ref[r] < 0) {
 					fprintf(stderr, "vhost_blk_bench: run failed\n");
 					return 1;

@@ -4,8 +4,8 @@
  * (/dev/vhost-net), same harness, same boot: the guest side keeps the TX ring full of
  * frames (one descriptor each, interrupts off, kicks only when the device asks for them)
  * and counts completions for a fixed time; the tap hands the frames to the network stack,
- * which drops them (unknown ethertype). Runs alternate between the modules; each figure is
- * the median of RUNS runs. Output, one line per figure:
+ * which drops them (unknown ethertype). Runs alternate between the modules, in ABBA order
+ * (each runs first in every other pair); each figure is the median of RUNS runs. Output, one line per figure:
  *
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
@@ -131,9 +131,15 @@ static void figure(const char *name, size_t flen, double scale)
 
 	if (filter && *filter && !strstr(name, filter))
 		return;
+	/* ABBA order: each module runs first in every other pair (no order effect). */
 	for (int i = 0; i < RUNS; i++) {
-		ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
-		ref[i] = tx_run("/dev/vhost-net", flen) * scale;
+		if (i % 2 == 0) {
+			ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
+			ref[i] = tx_run("/dev/vhost-net", flen) * scale;
+		} else {
+			ref[i] = tx_run("/dev/vhost-net", flen) * scale;
+			ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
+		}
 	}
 	qsort(ours, RUNS, sizeof(double), cmp);
 	qsort(ref, RUNS, sizeof(double), cmp);
