@@ -177,12 +177,17 @@ pub(crate) fn write_status(status_addr: u64, status: u8) {
 }
 
 /// Writes the status byte of a finished request and queues its used element.
-fn finish(scratch: &mut Scratch, head: u16, status_addr: u64, status: u8, used_len: u32) {
+fn finish(
+    q: &mut Vq,
+    mem: &Mem<'_>,
+    scratch: &mut Scratch,
+    head: u16,
+    status_addr: u64,
+    status: u8,
+    used_len: u32,
+) {
     write_status(status_addr, status);
-    // Within the capacity (one per descriptor): no allocation.
-    let _ = scratch
-        .done
-        .push(UsedElem::new(u32::from(head), used_len), GFP_ATOMIC);
+    queue_used(q, mem, scratch, UsedElem::new(u32::from(head), used_len));
 }
 
 /// Queues `elem` for the used ring, first flushing a full batch.
@@ -249,10 +254,7 @@ fn reap(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
                 VIRTIO_BLK_S_IOERR
             };
             let used = if ok && c.write == 0 { c.len + 1 } else { 1 };
-            if scratch.done.len() == scratch.done.capacity() {
-                flush_used(q, mem, scratch);
-            }
-            finish(scratch, c.tag as u16, c.status, status, used);
+            finish(q, mem, scratch, c.tag as u16, c.status, status, used);
         }
     }
 }
@@ -512,10 +514,7 @@ pub(crate) fn handle_queue(q: &mut Vq) -> bool {
             });
             match started {
                 Ok((req, Started::Done(status, used))) => {
-                    if scratch.done.len() == scratch.done.capacity() {
-                        flush_used(q, &mem, &mut scratch);
-                    }
-                    finish(&mut scratch, req.head, req.status, status, used);
+                    finish(q, &mem, &mut scratch, req.head, req.status, status, used);
                 }
                 Ok((_, Started::Queued)) => scratch.busy[usize::from(head)] = true,
                 Err(what) => {
