@@ -247,13 +247,7 @@ fn reap(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) -> bool {
                 continue;
             }
             *busy = false;
-            let ok = c.ret == c_long::from(c.len);
-            let status = if ok {
-                VIRTIO_BLK_S_OK
-            } else {
-                VIRTIO_BLK_S_IOERR
-            };
-            let used = if ok && c.write == 0 { c.len + 1 } else { 1 };
+            let (status, used) = io_result(c.write != 0, c.len, c.ret);
             finish(q, mem, scratch, c.tag as u16, c.status, status, used);
         }
     }
@@ -274,6 +268,18 @@ fn flush_used(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch) {
     match result {
         Ok(()) => q.signal_used(mem),
         Err(e) => q.queue_error(e),
+    }
+}
+
+/// Status and used length of a read (or write) of `len` bytes that moved `ret` (bytes, or a
+/// negative errno): `OK` and the data plus the status byte read, else `IOERR` and 1.
+fn io_result(write: bool, len: u32, ret: c_long) -> (u8, u32) {
+    if ret != c_long::from(len) {
+        (VIRTIO_BLK_S_IOERR, 1)
+    } else if write {
+        (VIRTIO_BLK_S_OK, 1)
+    } else {
+        (VIRTIO_BLK_S_OK, len + 1)
     }
 }
 
@@ -315,11 +321,10 @@ pub(crate) fn start(
             req.data_iov(segs, mem.table, !write, iov)?;
             match io.submit(req.head, write, pos, iov, len as usize, req.status) {
                 Submitted::Queued => Ok(Started::Queued),
-                Submitted::Done(ret) if ret == c_long::from(len) => Ok(Started::Done(
-                    VIRTIO_BLK_S_OK,
-                    if write { 1 } else { len + 1 },
-                )),
-                Submitted::Done(_) => Ok(IOERR),
+                Submitted::Done(ret) => {
+                    let (status, used) = io_result(write, len, ret);
+                    Ok(Started::Done(status, used))
+                }
             }
         }
         VIRTIO_BLK_T_FLUSH => Ok(match disk.flush() {

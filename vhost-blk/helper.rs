@@ -10,8 +10,9 @@
 //! a synchronous result gets its status byte written here and its used element returned
 //! through [`Attached::finished`]; an asynchronous one completes through the disk's
 //! completion list like any other. Either way the worker is woken (the helper wakes it
-//! every few finished jobs and when it runs out of jobs) and alone updates the rings. A malformed chain is reported through [`Attached::failed`]; the worker breaks the
-//! queue, and the helper drops the queue's remaining jobs.
+//! every few finished jobs and when it runs out of jobs) and alone updates the rings. A
+//! malformed chain is reported through [`Attached::failed`]; the worker breaks the queue,
+//! and the helper drops the queue's remaining jobs.
 //!
 //! The helper never takes a queue lock, so the device may wait for it
 //! ([`Worker::flush`](crate::kext::worker::Worker::flush)) with a queue locked: before a
