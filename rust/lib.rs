@@ -13,6 +13,7 @@
 pub(crate) mod errno;
 pub(crate) mod eventfd;
 pub(crate) mod ioctl;
+pub(crate) mod kvec;
 pub(crate) mod miscdev;
 pub(crate) mod pinned;
 pub(crate) mod user;

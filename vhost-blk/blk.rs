@@ -27,8 +27,11 @@ use crate::{
     disk::Disk,
     helper::{Helper, Job},
     io::{Completion, Io, Submitted},
-    kext::worker::{BusyPoll, WorkHandler, Worker},
-    request::{clear, Mem, Request, Segments, MAX_IOV},
+    kext::{
+        kvec::{clear, push_within},
+        worker::{BusyPoll, WorkHandler, Worker},
+    },
+    request::{Mem, Request, Segments, MAX_IOV},
     uapi::*,
     vhost::{rings::RingAccess, vq::NO_MEMORY},
     vring::{DescChain, MemTable, UsedElem},
@@ -195,8 +198,8 @@ fn queue_used(q: &mut Vq, mem: &Mem<'_>, scratch: &mut Scratch, elem: UsedElem) 
     if scratch.done.len() == scratch.done.capacity() {
         flush_used(q, mem, scratch);
     }
-    // Within the capacity: no allocation.
-    let _ = scratch.done.push(elem, GFP_ATOMIC);
+    // Room for it: a full batch was flushed just above.
+    let _ = push_within(&mut scratch.done, elem);
 }
 
 /// Takes back what the helper finished and reports the chain it found malformed, if any.

@@ -20,7 +20,7 @@
 
 use crate::{
     blk::{start, write_status, Attached, Started},
-    kext::worker::WorkHandler,
+    kext::{kvec::push_within, worker::WorkHandler},
     request::{Mem, Request, Segments, MAX_IOV},
     vhost::rings::RingAccess,
     vring::{DescChain, MemTable, UsedElem},
@@ -187,10 +187,10 @@ fn serve(job: &mut Job, segs: &mut Segments, iov: &mut KVec<bindings::iovec>) ->
         Ok((req, Started::Done(status, used))) => {
             write_status(req.status, status);
             // At most one element per ring entry: within the capacity, no allocation.
-            let _ = queue
-                .finished
-                .lock()
-                .push(UsedElem::new(u32::from(req.head), used), GFP_ATOMIC);
+            let _ = push_within(
+                &mut queue.finished.lock(),
+                UsedElem::new(u32::from(req.head), used),
+            );
         }
         // Its completion wakes the worker.
         Ok((_, Started::Queued)) => return false,

@@ -7,6 +7,7 @@
 //! the status byte, data of the others the device-readable part after the header.
 
 use crate::{
+    kext::kvec::{clear, push_within},
     uapi::VirtioBlkOuthdr,
     vhost::rings::RingAccess,
     vring::{DescChain, GuestMemory, MappedMemory, MemTable, Segment},
@@ -168,24 +169,11 @@ impl Request {
                     iov_base: uaddr as usize as *mut c_void,
                     iov_len: plen as usize,
                 };
-                if iov.len() == iov.capacity() {
-                    return Err("virtio-blk request with too many buffers");
-                }
-                // Within the capacity: no allocation.
-                iov.push(entry, GFP_ATOMIC)
-                    .map_err(|_| "virtio-blk request with too many buffers")?;
+                push_within(iov, entry).map_err(|_| "virtio-blk request with too many buffers")?;
             }
         }
         Ok(())
     }
-}
-
-/// Empties `v`, keeping its capacity (6.12's `KVec` has no `clear`). Only for element
-/// types without drop glue (checked at compile time).
-pub(crate) fn clear<T>(v: &mut KVec<T>) {
-    const { assert!(!core::mem::needs_drop::<T>()) };
-    // SAFETY: 0 is at most the length, and `T` has no destructor that would be skipped.
-    unsafe { v.set_len(0) };
 }
 
 /// Reads `buf.len()` bytes at byte offset `off` of the concatenated `segs`.

@@ -16,7 +16,10 @@
 use crate::{
     backend::Socket,
     device::{Shared, VQ_RX},
-    kext::eventfd::{POLLIN, POLLOUT},
+    kext::{
+        eventfd::{POLLIN, POLLOUT},
+        kvec::{clear, push_within},
+    },
     uapi::{VHOST_NET_F_VIRTIO_NET_HDR, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF},
     vhost::{rings::RingAccess, vq::NO_MEMORY},
     vq::Vq,
@@ -159,14 +162,6 @@ impl Scratch {
     }
 }
 
-/// Empties `v`, keeping its capacity (6.12's `KVec` has no `clear`). Only for element
-/// types without drop glue (checked at compile time).
-fn clear<T>(v: &mut KVec<T>) {
-    const { assert!(!core::mem::needs_drop::<T>()) };
-    // SAFETY: 0 is at most the length, and `T` has no destructor that would be skipped.
-    unsafe { v.set_len(0) };
-}
-
 /// Header lengths for the negotiated `features`: `(vhost_hlen, sock_hlen)`, as
 /// `vhost_net_set_features` computes them. The virtio-net header is 12 bytes with mergeable
 /// buffers or virtio 1.0, else 10; vhost adds/strips it if `VHOST_NET_F_VIRTIO_NET_HDR` was
@@ -218,22 +213,41 @@ fn push_iov(
 ) -> core::result::Result<(), RingError> {
     for piece in table.pieces(addr, len) {
         let (uaddr, n) = piece?;
-        if iov.len() >= MAX_IOV {
-            return Err(RingError::TooManySegments);
-        }
         let entry = bindings::iovec {
             iov_base: uaddr as usize as *mut c_void,
             iov_len: n as usize,
         };
-        // Within the capacity reserved in `Scratch::new`: no allocation.
-        iov.push(entry, GFP_ATOMIC)
-            .map_err(|_| RingError::TooManySegments)?;
+        // The capacity is `MAX_IOV` (`Scratch::new`).
+        push_within(iov, entry).map_err(|_| RingError::TooManySegments)?;
     }
     Ok(())
 }
 
+/// Appends the pieces of buffer `[addr, addr + len)` after its first `skip` bytes to `iov`
+/// (see [`push_iov`]); the skipped bytes are checked to be guest memory, so that every byte
+/// of the buffer is, as vhost's `translate_desc` requires. Returns the bytes appended.
+fn push_buffer(
+    iov: &mut KVec<bindings::iovec>,
+    table: &MemTable,
+    addr: u64,
+    len: u64,
+    skip: u64,
+) -> core::result::Result<u64, RingError> {
+    let s = skip.min(len);
+    if s > 0 {
+        table.check_range(addr, s)?;
+    }
+    if len > s {
+        let at = addr.checked_add(s).ok_or(RingError::Overflow)?;
+        push_iov(iov, table, at, len - s)?;
+    }
+    Ok(len - s)
+}
+
 /// Fills `iov` with the chain's device-readable buffers minus the first `skip` bytes;
 /// returns the length. Device-writable buffers are a format error for TX.
+///
+/// The walk leaves the buffer checks to the translation ([`push_buffer`]).
 fn tx_iov(
     chain: &mut DescChain,
     mem: &Mem<'_>,
@@ -242,20 +256,15 @@ fn tx_iov(
 ) -> core::result::Result<usize, RingError> {
     clear(iov);
     let mut total = 0u64;
-    while let Some(desc) = chain.next_desc(mem) {
+    while let Some(desc) = chain.next_desc_deferred(mem) {
         let desc = desc?;
         if desc.is_write_only() {
             return Err(RingError::ReadableAfterWritable);
         }
-        let (mut addr, mut len) = (desc.addr, u64::from(desc.len));
-        let s = skip.min(len);
-        addr = addr.checked_add(s).ok_or(RingError::Overflow)?;
-        len -= s;
-        skip -= s;
-        if len > 0 {
-            push_iov(iov, mem.table, addr, len)?;
-            total += len;
-        }
+        let len = u64::from(desc.len);
+        let n = push_buffer(iov, mem.table, desc.addr, len, skip)?;
+        skip -= len - n;
+        total += n;
     }
     usize::try_from(total).map_err(|_| RingError::Overflow)
 }
@@ -391,14 +400,12 @@ fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
                 pr_debug!("failed to send a packet: {}\n", sent);
             }
         }
-        // Within the capacity reserved in `Scratch::new`: no allocation.
-        if scratch
-            .done
-            .push(
-                UsedElem::new(u32::from(scratch.chain.head()), 0),
-                GFP_ATOMIC,
-            )
-            .is_err()
+        // The capacity is `TX_BATCH`, and a full batch was flushed below.
+        if push_within(
+            &mut scratch.done,
+            UsedElem::new(u32::from(scratch.chain.head()), 0),
+        )
+        .is_err()
         {
             break;
         }
@@ -472,7 +479,8 @@ fn rx_bufs(
             return Ok(false);
         }
         let mut chain_len = 0u64;
-        while let Some(desc) = scratch.chain.next_desc(mem) {
+        // Buffer checks are left to the translation (`push_buffer`).
+        while let Some(desc) = scratch.chain.next_desc_deferred(mem) {
             let desc = desc?;
             if !desc.is_write_only() {
                 return Err(RingError::ReadableAfterWritable);
@@ -481,29 +489,19 @@ fn rx_bufs(
             if len == 0 {
                 continue;
             }
-            if scratch.segs.len() >= MAX_IOV {
-                return Err(RingError::TooManySegments);
-            }
             let seg = Segment {
                 addr,
                 len: desc.len,
             };
-            scratch
-                .segs
-                .push(seg, GFP_ATOMIC)
-                .map_err(|_| RingError::TooManySegments)?;
-            let s = skip.min(len);
-            skip -= s;
-            if len > s {
-                push_iov(&mut scratch.iov, mem.table, addr + s, len - s)?;
-            }
+            // The capacity is `MAX_IOV` (`Scratch::new`).
+            push_within(&mut scratch.segs, seg).map_err(|_| RingError::TooManySegments)?;
+            let n = push_buffer(&mut scratch.iov, mem.table, addr, len, skip)?;
+            skip -= len - n;
             chain_len += len;
         }
         let elem = UsedElem::new(u32::from(scratch.chain.head()), chain_len as u32);
-        scratch
-            .heads
-            .push(elem, GFP_ATOMIC)
-            .map_err(|_| RingError::TooManySegments)?;
+        // The capacity is `MAX_HEADS`, checked above.
+        push_within(&mut scratch.heads, elem).map_err(|_| RingError::TooManySegments)?;
         have += chain_len;
     }
     // The last chain holds only the rest of the packet.

@@ -67,20 +67,51 @@ fn walk_indirect(ind: Descriptor, table: &[Descriptor]) -> Result<usize, Error> 
 }
 
 /// Walks to the end; returns the number of good descriptors or the error, checking that
-/// the walk stops after an error.
+/// the walk stops after an error. The deferred walk of the same chain must agree, except
+/// that it yields buffers outside guest memory (checked by `buffers_outside_memory`).
 fn finish(c: &mut DescChain, mem: &MockMemory) -> Result<usize, Error> {
+    let deferred = walk(&mut { *c }, mem, DescChain::next_desc_deferred);
+    let checked = walk(c, mem, DescChain::next_desc);
+    if deferred != checked {
+        assert!(
+            matches!(checked, Err(Error::OutOfBounds | Error::Overflow)),
+            "checked {checked:?}, deferred {deferred:?}"
+        );
+    }
+    checked
+}
+
+type Step = fn(&mut DescChain, &MockMemory) -> Option<Result<Descriptor, Error>>;
+
+/// Walks `c` to the end with `step`.
+fn walk(c: &mut DescChain, mem: &MockMemory, step: Step) -> Result<usize, Error> {
     let mut n = 0;
-    while let Some(r) = c.next_desc(mem) {
+    while let Some(r) = step(c, mem) {
         match r {
             Ok(_) => n += 1,
             Err(e) => {
                 assert!(c.is_done());
-                assert_eq!(c.next_desc(mem), None);
+                assert_eq!(step(c, mem), None);
                 return Err(e);
             }
         }
     }
     Ok(n)
+}
+
+/// Publishes the one-descriptor chain `x` and walks it with the deferred check: the
+/// descriptor it yields, or the error.
+fn walk_deferred(x: Descriptor) -> Result<Descriptor, Error> {
+    let env = Env::new();
+    let mut drv = MockDriver::with_base(&env.mem, SIZE, 0);
+    let mut q = queue_for(&env.mem, &drv, false);
+    drv.write_desc(0, x);
+    drv.publish(0);
+    drv.kick();
+    let mut c = q.pop_chain(&env.mem).unwrap().unwrap();
+    let r = c.next_desc_deferred(&env.mem).unwrap();
+    assert!(c.is_done());
+    r
 }
 
 const N: u16 = VRING_DESC_F_NEXT;
@@ -212,7 +243,17 @@ fn buffers_outside_memory() {
         );
         // After good descriptors too.
         assert_eq!(walk_direct(&[d(DATA, 4, N, 1), d(addr, len, W, 0)]), Err(e));
+        // The deferred walk yields the buffer; its translation is what fails.
+        assert_eq!(walk_deferred(d(addr, len, W, 0)), Ok(d(addr, len, W, 0)));
+        let env = Env::new();
+        let mut pieces = env.mem.table().pieces(addr, u64::from(len));
+        assert!(pieces.any(|p| p.is_err()), "{addr:#x}+{len} translates");
     }
+    // An indirect table outside guest memory is refused by the deferred walk too.
+    assert_eq!(
+        walk_deferred(d(0x40_0000, 16, I, 0)),
+        Err(Error::OutOfBounds)
+    );
     // The last byte of each region, and zero-length buffers anywhere, are fine.
     assert_eq!(walk_direct(&[d(0x40_0000 - 1, 1, 0, 0)]), Ok(1));
     assert_eq!(walk_direct(&[d(0x4000_0fff, 1, 0, 0)]), Ok(1));
@@ -422,7 +463,15 @@ fn indirect_read_ahead() {
     drv.publish(1);
     drv.kick();
     let mut c = q.pop_chain(&env.mem).unwrap().unwrap();
+    let mut again = c;
     let before = env.mem.accesses();
-    assert_eq!(finish(&mut c, &env.mem), Ok(20));
+    assert_eq!(walk(&mut c, &env.mem, DescChain::next_desc), Ok(20));
     assert_eq!(env.mem.accesses() - before, 3 + 21);
+    // The deferred walk checks the table's range only.
+    let before = env.mem.accesses();
+    assert_eq!(
+        walk(&mut again, &env.mem, DescChain::next_desc_deferred),
+        Ok(20)
+    );
+    assert_eq!(env.mem.accesses() - before, 3 + 1);
 }

@@ -4,7 +4,8 @@
 //! `vhost_get_vq_desc` / `get_indirect` / `next_desc` do.
 //!
 //! Every descriptor the walk yields is a data descriptor (indirect ones are followed,
-//! one level deep) whose buffer lies in guest memory. The walk stops with an error on:
+//! one level deep) whose buffer lies in guest memory (with `next_desc_deferred`, that one
+//! check is the caller's, by translating the buffer). The walk stops with an error on:
 //! more descriptors than the table holds (a loop: the TTL is the ring size, or the
 //! indirect table's entry count, as vhost's `found` counter), `next` outside the table,
 //! an indirect descriptor inside an indirect table, an indirect table length that is
@@ -198,6 +199,30 @@ impl DescChain {
         &mut self,
         mem: &M,
     ) -> Option<Result<Descriptor, Error>> {
+        self.step(mem, true)
+    }
+
+    /// [`DescChain::next_desc`] without the check that the yielded buffer lies in guest
+    /// memory (everything else is checked as there, indirect tables included): for a
+    /// caller that translates every byte it uses of each buffer through the memory table,
+    /// which fails outside guest memory, as vhost's `translate_desc` does. That saves
+    /// looking each buffer up twice. The caller must treat a failed translation as a
+    /// malformed chain.
+    pub fn next_desc_deferred<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Option<Result<Descriptor, Error>> {
+        self.step(mem, false)
+    }
+
+    /// The walk of [`DescChain::next_desc`]; the buffer's range is checked if
+    /// `check_buffer`. Inlined into both callers, so that the flag is a constant there.
+    #[inline(always)]
+    fn step<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        check_buffer: bool,
+    ) -> Option<Result<Descriptor, Error>> {
         if self.done {
             return None;
         }
@@ -239,8 +264,10 @@ impl DescChain {
                 self.ttl = count;
                 continue;
             }
-            if let Err(e) = mem.check_range(d.addr, u64::from(d.len)) {
-                return self.fail(e);
+            if check_buffer {
+                if let Err(e) = mem.check_range(d.addr, u64::from(d.len)) {
+                    return self.fail(e);
+                }
             }
             if d.is_write_only() {
                 // vhost counts iovecs: a zero-length writable buffer adds none, so it
