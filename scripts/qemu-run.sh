@@ -2,13 +2,15 @@
 # Boot a kernel and initramfs in QEMU (TCG, q35, -cpu max with SVM) with the console on ttyS0.
 #
 #   scripts/qemu-run.sh --kernel BZIMAGE --initrd CPIO [--append "extra args"] [--log FILE]
-#                       [--timeout SEC] [--smp N] [--mem SIZE] [--interactive]
+#                       [--timeout SEC] [--smp N] [--mem SIZE] [--interactive] [--icount N]
 #                       [--hypervisor ELF [--hv-append "hypervisor args"]]
 #
 # Default: the serial console goes to stdout and to --log, stdin is /dev/null, and QEMU is
 # killed after --timeout seconds (default 900; "qemu-run: timeout after N s" is logged and the
 # exit status is 124). Otherwise the exit status is QEMU's. --interactive: serial and QEMU
 # monitor on the terminal (Ctrl-A X quits, Ctrl-A C switches to the monitor), no timeout.
+# --icount N: guest time counts instructions (2^N ns each), not the host's clock; the vCPUs
+# take turns on one host thread. Timing no longer depends on the host's load (scripts/bench.sh).
 # SMP and MEM in the environment give the defaults of --smp (2) and --mem (2G).
 # --hypervisor: boot the acrn-rs hypervisor ELF (multiboot1) as -kernel; the bzImage with its
 # command line and the initrd become its multiboot modules (-initrd "bzImage args,initrd";
@@ -16,10 +18,10 @@
 # command line (e.g. loglevel=4). The hypervisor runs the kernel as its Service VM on pCPU 0.
 set -euo pipefail
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 die() { printf 'qemu-run: %s\n' "$*" >&2; exit 2; }
 
-kernel= initrd= extra= log= timeout=900 smp=${SMP:-2} mem=${MEM:-2G} interactive=0 hv= hv_append=
+kernel= initrd= extra= log= timeout=900 smp=${SMP:-2} mem=${MEM:-2G} interactive=0 hv= hv_append= icount=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=${2:?}; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--interactive) interactive=1; shift ;;
 	--hypervisor) hv=${2:?}; shift 2 ;;
 	--hv-append) hv_append=${2?}; shift 2 ;;
+	--icount) icount=${2:?}; shift 2 ;;
 	-h|--help) usage ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -45,6 +48,7 @@ append="console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 oops=panic printk.time=1
 [ -z "$extra" ] || append="$append $extra"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "$mem" -smp "$smp"
 	-nographic -no-reboot)
+[ -z "$icount" ] || qemu+=(-icount "shift=$icount,sleep=off")
 if [ -n "$hv" ]; then
 	[ -f "$hv" ] || die "hypervisor $hv not found"
 	case "$kernel$initrd" in *,*|*' '*) die "--hypervisor: no commas or spaces in file names" ;; esac

@@ -205,6 +205,7 @@ pub(crate) fn attach(q: &mut Vq, socket: Option<Socket>) -> Result<Option<Socket
 }
 
 /// Appends the user-address pieces of `len` bytes at guest address `addr` to `iov`.
+#[inline]
 fn push_iov(
     iov: &mut KVec<bindings::iovec>,
     table: &MemTable,
@@ -226,6 +227,7 @@ fn push_iov(
 /// Appends the pieces of buffer `[addr, addr + len)` after its first `skip` bytes to `iov`
 /// (see [`push_iov`]); the skipped bytes are checked to be guest memory, so that every byte
 /// of the buffer is, as vhost's `translate_desc` requires. Returns the bytes appended.
+#[inline]
 fn push_buffer(
     iov: &mut KVec<bindings::iovec>,
     table: &MemTable,

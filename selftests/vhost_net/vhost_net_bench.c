@@ -4,14 +4,17 @@
  * (/dev/vhost-net), same harness, same boot: the guest side keeps the TX ring full of
  * frames (one descriptor each, interrupts off, kicks only when the device asks for them)
  * and counts completions for a fixed time; the tap hands the frames to the network stack,
- * which drops them (unknown ethertype). Runs alternate between the modules, in ABBA order
- * (each runs first in every other pair); each figure is the median of RUNS runs. Output, one line per figure:
+ * which drops them (unknown ethertype). The harness runs on CPU 0 and the device's worker on
+ * CPU 1, for both modules. Runs alternate between the modules, in ABBA order (each runs first
+ * in every other pair); each figure is the median of RUNS runs. Output, one line per figure:
  *
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
  * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
- * With BENCH_FILTER in the environment, only the figures whose name contains it.
+ * With BENCH_FILTER in the environment, only the figures whose name contains it. Comment
+ * lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, idle polls.
  */
+#include <dirent.h>
 #include <string.h>
 #include <sched.h>
 #include <stdio.h>
@@ -66,19 +69,69 @@ static void dev_close(struct dev *d)
 	munmap(d->g.mem, GUEST_SIZE);
 }
 
+/* Pins thread @tid to @cpu; returns whether it worked. */
+static int pin(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return !sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/*
+ * Pins the device's worker to CPU 1 and the harness to CPU 0, the same for both modules:
+ * otherwise where the scheduler puts the worker (beside the spinning harness or not) moves
+ * a run's rate by a third either way. C vhost's worker is a thread of ours named
+ * "vhost-<pid>"; ours a kernel thread named "vhost-rs-<pid>". Exits if it is not found.
+ */
+static void pin_threads(void)
+{
+	char want[2][32], path[300], comm[64];
+	const char *dirs[] = { "/proc", "/proc/self/task" };
+	int found = 0;
+
+	snprintf(want[0], sizeof(want[0]), "vhost-%d\n", getpid());
+	snprintf(want[1], sizeof(want[1]), "vhost-rs-%d\n", getpid());
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/%s/comm", dirs[i], e->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (fgets(comm, sizeof(comm), f) &&
+			    (!strcmp(comm, want[0]) || !strcmp(comm, want[1])))
+				found += pin(atoi(e->d_name), 1);
+			fclose(f);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!found || !pin(0, 0)) {
+		fprintf(stderr, "could not pin the worker and the harness\n");
+		exit(1);
+	}
+}
+
 /* Transmits @flen-byte frames for SECONDS; returns frames per second. */
 static double tx_run(const char *path, size_t flen)
 {
 	struct dev d;
 	struct dvq *q;
 	uint8_t frame[2048];
-	long done = 0;
+	long done = 0, kicks = 0, yields = 0;
 	double t0, t1;
 
 	if (dev_open(&d, path)) {
 		fprintf(stderr, "%s: setup failed: %s\n", path, strerror(errno));
 		exit(1);
 	}
+	pin_threads();
 	q = &d.q[VQ_TX];
 	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	/* One buffer per descriptor, set up once: descriptor i always holds frame buffer i. */
@@ -106,14 +159,19 @@ static double tx_run(const char *path, size_t flen)
 		if (added) {
 			__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (!(__atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY))
+			if (!(__atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY)) {
 				dvq_kick(q);
+				kicks++;
+			}
 		} else {
 			sched_yield();
+			yields++;
 		}
 		t1 = now();
 	}
 	dev_close(&d);
+	printf("# %s %zu B: %ld frames, %ld kicks, %ld idle polls\n", path, flen, done, kicks,
+	       yields);
 	return done / (t1 - t0);
 }
 
@@ -141,6 +199,8 @@ static void figure(const char *name, size_t flen, double scale)
 			ours[i] = tx_run("/dev/vhost-net-rs", flen) * scale;
 		}
 	}
+	for (int i = 0; i < RUNS; i++)
+		printf("# %s run %d: ours=%.0f ref=%.0f\n", name, i, ours[i], ref[i]);
 	qsort(ours, RUNS, sizeof(double), cmp);
 	qsort(ref, RUNS, sizeof(double), cmp);
 	printf("bench %s ours=%.0f ref=%.0f ratio=%.2f\n", name, ours[RUNS / 2], ref[RUNS / 2],

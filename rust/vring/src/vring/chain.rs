@@ -195,11 +195,15 @@ impl DescChain {
 
     /// Yields the next data descriptor, `Some(Err(_))` once on a malformed chain, then
     /// `None`.
+    #[inline]
     pub fn next_desc<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
     ) -> Option<Result<Descriptor, Error>> {
-        self.step(mem, true)
+        if self.done {
+            return None;
+        }
+        self.step::<M, true>(mem)
     }
 
     /// [`DescChain::next_desc`] without the check that the yielded buffer lies in guest
@@ -208,20 +212,24 @@ impl DescChain {
     /// which fails outside guest memory, as vhost's `translate_desc` does. That saves
     /// looking each buffer up twice. The caller must treat a failed translation as a
     /// malformed chain.
+    #[inline]
     pub fn next_desc_deferred<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
     ) -> Option<Result<Descriptor, Error>> {
-        self.step(mem, false)
+        if self.done {
+            return None;
+        }
+        self.step::<M, false>(mem)
     }
 
-    /// The walk of [`DescChain::next_desc`]; the buffer's range is checked if
-    /// `check_buffer`. Inlined into both callers, so that the flag is a constant there.
-    #[inline(always)]
-    fn step<M: GuestMemory + ?Sized>(
+    /// The walk of [`DescChain::next_desc`], for a chain not done (the callers test that
+    /// inline: every walk ends with such a call); the buffer's range is checked if
+    /// `CHECK_BUFFER`.
+    #[inline(never)]
+    fn step<M: GuestMemory + ?Sized, const CHECK_BUFFER: bool>(
         &mut self,
         mem: &M,
-        check_buffer: bool,
     ) -> Option<Result<Descriptor, Error>> {
         if self.done {
             return None;
@@ -264,7 +272,7 @@ impl DescChain {
                 self.ttl = count;
                 continue;
             }
-            if check_buffer {
+            if CHECK_BUFFER {
                 if let Err(e) = mem.check_range(d.addr, u64::from(d.len)) {
                     return self.fail(e);
                 }
