@@ -249,7 +249,8 @@ int vhost_net_rs_xdp_add(void *batch, struct socket *sock, const struct iovec *i
 		return -ENOMEM;
 	hdr = buf;
 	memset(&hdr->gso, 0, sizeof(hdr->gso));
-	if (nr == 1 && iov[0].iov_len == len)
+	/* A buffer at user address 0 (mappable in principle) takes the iov_iter path. */
+	if (nr == 1 && iov[0].iov_len == len && iov[0].iov_base)
 		src = iov[0].iov_base;
 	else
 		iov_iter_init(&from, ITER_SOURCE, iov, nr, len);
