@@ -16,6 +16,7 @@
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include "shim.h"
@@ -345,6 +346,31 @@ int acrn_rs_get_user_u16(u64 addr, u16 *val)
 int acrn_rs_put_user_u16(u64 addr, u16 val)
 {
 	return put_user(val, (u16 __user *)(unsigned long)addr);
+}
+
+/*
+ * The one user buffer that @nr iovecs of @len bytes in all are, or NULL if they are several
+ * (or one at user address 0, which takes the general path).
+ */
+static inline void __user *acrn_rs_one_buf(const struct iovec *iov, unsigned long nr,
+					   size_t len)
+{
+	return nr == 1 && iov[0].iov_len == len ? iov[0].iov_base : NULL;
+}
+
+/*
+ * @iter over @nr user iovecs of @len bytes in all: ITER_UBUF for a single buffer (the usual
+ * frame or request), whose copies and block I/O take a shorter path than ITER_IOVEC's.
+ */
+static inline void acrn_rs_iov_iter(struct iov_iter *iter, unsigned int dir,
+				    const struct iovec *iov, unsigned long nr, size_t len)
+{
+	void __user *one = acrn_rs_one_buf(iov, nr, len);
+
+	if (one)
+		iov_iter_ubuf(iter, dir, one, len);
+	else
+		iov_iter_init(iter, dir, iov, nr, len);
 }
 
 /* ---------------------------------------------------------------- pinned user memory */

@@ -353,10 +353,7 @@ long vhost_blk_rs_io_submit(void *io_, u32 tag, bool write, u64 pos, const struc
 		return -EINVAL;
 	req = &io->reqs[tag];
 	/* One buffer (the usual 4 KiB request) takes the block layer's single-buffer path. */
-	if (nr == 1)
-		iov_iter_ubuf(&iter, write ? ITER_SOURCE : ITER_DEST, iov[0].iov_base, len);
-	else
-		iov_iter_init(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr, len);
+	acrn_rs_iov_iter(&iter, write ? ITER_SOURCE : ITER_DEST, iov, nr, len);
 	init_sync_kiocb(&req->iocb, file);
 	/*
 	 * Bios from the per-CPU cache, as io_uring asks for every read and write: block devices

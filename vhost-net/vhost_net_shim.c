@@ -103,19 +103,6 @@ void vhost_net_rs_put_socket(struct socket *sock)
 }
 
 /*
- * @iter over @nr user iovecs of @len bytes in all: ITER_UBUF for a single buffer (the usual
- * frame), whose copies take a shorter path than ITER_IOVEC's, as vhost-blk does.
- */
-static void vhost_net_rs_iter(struct iov_iter *iter, unsigned int dir, const struct iovec *iov,
-			      unsigned long nr, size_t len)
-{
-	if (nr == 1 && iov[0].iov_len == len)
-		iov_iter_ubuf(iter, dir, iov[0].iov_base, len);
-	else
-		iov_iter_init(iter, dir, iov, nr, len);
-}
-
-/*
  * Sends one packet gathered from @nr user iovecs (in the current mm, the owner's), without
  * blocking, as vhost_net's handle_tx_copy(); -EAGAIN when the socket is full.
  */
@@ -124,7 +111,7 @@ int vhost_net_rs_sendmsg(struct socket *sock, const struct iovec *iov, unsigned 
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 
-	vhost_net_rs_iter(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
+	acrn_rs_iov_iter(&msg.msg_iter, ITER_SOURCE, iov, nr, len);
 	return sock->ops->sendmsg(sock, &msg, len);
 }
 
@@ -137,7 +124,7 @@ int vhost_net_rs_recvmsg(struct socket *sock, const struct iovec *iov, unsigned 
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
 
-	vhost_net_rs_iter(&msg.msg_iter, ITER_DEST, iov, nr, len);
+	acrn_rs_iov_iter(&msg.msg_iter, ITER_DEST, iov, nr, len);
 	return sock->ops->recvmsg(sock, &msg, len, MSG_DONTWAIT | MSG_TRUNC);
 }
 
@@ -229,7 +216,7 @@ int vhost_net_rs_xdp_add(void *batch, struct socket *sock, const struct iovec *i
 	int pad = SKB_DATA_ALIGN(NET_IP_ALIGN + NET_SKB_PAD + headroom + hlen);
 	int buflen = SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
 	struct xdp_buff *xdp = &x->xdp[x->count];
-	const u8 __user *src = NULL;
+	const u8 __user *src;
 	struct tun_xdp_hdr *hdr;
 	struct iov_iter from;
 	size_t dlen;
@@ -249,10 +236,8 @@ int vhost_net_rs_xdp_add(void *batch, struct socket *sock, const struct iovec *i
 		return -ENOMEM;
 	hdr = buf;
 	memset(&hdr->gso, 0, sizeof(hdr->gso));
-	/* A buffer at user address 0 (mappable in principle) takes the iov_iter path. */
-	if (nr == 1 && iov[0].iov_len == len && iov[0].iov_base)
-		src = iov[0].iov_base;
-	else
+	src = acrn_rs_one_buf(iov, nr, len);
+	if (!src)
 		iov_iter_init(&from, ITER_SOURCE, iov, nr, len);
 	if (hlen) {
 		struct virtio_net_hdr *gso = &hdr->gso;

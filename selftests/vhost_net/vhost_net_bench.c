@@ -124,7 +124,7 @@ static double tx_run(const char *path, size_t flen)
 	struct dev d;
 	struct dvq *q;
 	uint8_t frame[2048];
-	long done = 0, kicks = 0, yields = 0;
+	long done = 0, kicks = 0, idle = 0;
 	double t0, t1;
 
 	if (dev_open(&d, path)) {
@@ -165,13 +165,13 @@ static double tx_run(const char *path, size_t flen)
 			}
 		} else {
 			sched_yield();
-			yields++;
+			idle++;
 		}
 		t1 = now();
 	}
 	dev_close(&d);
 	printf("# %s %zu B: %ld frames, %ld kicks, %ld idle polls\n", path, flen, done, kicks,
-	       yields);
+	       idle);
 	return done / (t1 - t0);
 }
 

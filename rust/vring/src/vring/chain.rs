@@ -231,9 +231,6 @@ impl DescChain {
         &mut self,
         mem: &M,
     ) -> Option<Result<Descriptor, Error>> {
-        if self.done {
-            return None;
-        }
         // At most two reads: an indirect descriptor, then its table's first entry.
         loop {
             // vhost: `if (unlikely(++found > vq->num))` "Loop detected".
