@@ -40,7 +40,8 @@ pub(crate) const WEIGHT_BYTES: usize = 0x80000;
 pub(crate) const MAX_IOV: usize = 64;
 /// Most chains one received packet may span (mergeable receive buffers).
 pub(crate) const MAX_HEADS: usize = 64;
-/// Transmitted chains returned to the used ring in one update (vhost's `VHOST_NET_BATCH`).
+/// Transmitted chains returned to the used ring in one update, and followed by a signal
+/// (vhost's `VHOST_NET_BATCH`); also the received packets after which a run signals.
 pub(crate) const TX_BATCH: usize = 64;
 
 // `struct socket` is passed as an opaque pointer: only the C side looks inside.
@@ -305,7 +306,7 @@ fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
     // Errors here only mean a kick may come for nothing.
     let _ = q.ring.disable_notification(&mem);
 
-    let (mut packets, mut bytes, mut used, mut more) = (0usize, 0usize, false, false);
+    let (mut packets, mut bytes, mut more) = (0usize, 0usize, false);
     loop {
         match q.ring.pop_chain_into(&mem, &mut scratch.chain) {
             Ok(true) => {}
@@ -413,9 +414,11 @@ fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
         }
         packets += 1;
         bytes += len;
+        // As vhost_net: the guest gets each batch back, and its signal, while the run goes
+        // on (a guest with a full ring waits for them to queue more).
         if scratch.done.len() >= TX_BATCH {
             match flush_used(&mut q.ring, &mem, scratch) {
-                Ok(()) => used = true,
+                Ok(()) => q.signal_used(&mem),
                 Err(e) => {
                     q.queue_error(e);
                     break;
@@ -430,12 +433,11 @@ fn tx_run(q: &mut Vq, scratch: &mut Scratch, shared: &Shared) -> bool {
     if let Some(socket) = q.backend.as_ref() {
         scratch.xdp.flush(socket);
     }
+    let pending = !scratch.done.is_empty();
     match flush_used(&mut q.ring, &mem, scratch) {
-        Ok(()) => used |= packets > 0,
+        Ok(()) if pending => q.signal_used(&mem),
+        Ok(()) => {}
         Err(e) => q.queue_error(e),
-    }
-    if used {
-        q.signal_used(&mem);
     }
     more
 }
@@ -558,7 +560,8 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
     let mergeable = has(q.acked_features, VIRTIO_NET_F_MRG_RXBUF);
     let _ = q.ring.disable_notification(&mem);
 
-    let (mut packets, mut bytes, mut used, mut more) = (0usize, 0usize, false, false);
+    // Chains returned to the used ring since the last signal.
+    let (mut packets, mut bytes, mut unsignalled, mut more) = (0usize, 0usize, 0usize, false);
     while let (Some(scratch), Some(socket)) = (q.scratch.as_deref_mut(), q.backend.as_ref()) {
         // SAFETY: `socket` holds a file reference.
         let peek = unsafe { vhost_net_rs_peek_len(socket.as_ptr()) };
@@ -655,7 +658,12 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
             q.queue_error(e);
             break;
         }
-        used = true;
+        // As vhost_net (`VHOST_NET_BATCH`): a signal every batch, not only at the end.
+        unsignalled += usize::from(nheads);
+        if unsignalled >= TX_BATCH {
+            q.signal_used(&mem);
+            unsignalled = 0;
+        }
         packets += 1;
         bytes += sock_len;
         if packets >= WEIGHT_PACKETS || bytes >= WEIGHT_BYTES {
@@ -663,7 +671,7 @@ pub(crate) fn handle_rx(shared: &Shared) -> bool {
             break;
         }
     }
-    if used {
+    if unsignalled > 0 {
         q.signal_used(&mem);
     }
     more
