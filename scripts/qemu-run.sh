@@ -11,6 +11,8 @@
 # monitor on the terminal (Ctrl-A X quits, Ctrl-A C switches to the monitor), no timeout.
 # --icount N: guest time counts instructions (2^N ns each), not the host's clock; the vCPUs
 # take turns on one host thread. Timing no longer depends on the host's load (scripts/bench.sh).
+# A vCPU that spins keeps its turn until its next timer deadline: an interrupt sent to another
+# vCPU (a wakeup) waits for that, so programs measured this way should sleep, not spin.
 # SMP and MEM in the environment give the defaults of --smp (2) and --mem (2G).
 # --hypervisor: boot the acrn-rs hypervisor ELF (multiboot1) as -kernel; the bzImage with its
 # command line and the initrd become its multiboot modules (-initrd "bzImage args,initrd";

@@ -2,17 +2,21 @@
 /*
  * vhost-net transmit throughput, ours (/dev/vhost-net-rs) against Linux's C vhost_net
  * (/dev/vhost-net), same harness, same boot: the guest side keeps the TX ring full of
- * frames (one descriptor each, interrupts off, kicks only when the device asks for them)
- * and counts completions for a fixed time; the tap hands the frames to the network stack,
- * which drops them (unknown ethertype). The harness runs on CPU 0 and the device's worker on
- * CPU 1, for both modules. Runs alternate between the modules, in ABBA order (each runs first
- * in every other pair); each figure is the median of RUNS runs. Output, one line per figure:
+ * frames (one descriptor each, kicks only when the device asks for them) and counts
+ * completions for a fixed time; the tap hands the frames to the network stack, which drops
+ * them (unknown ethertype). With the ring full, the harness sleeps on the call eventfd, as a
+ * guest driver with its TX interrupt on (only while it sleeps): a spinning harness would,
+ * under `qemu-run.sh --icount`, leave the worker's vCPU only the turns of QEMU's round robin
+ * (a timer tick each), which then set the rate instead of the device. The harness runs on
+ * CPU 0 and the device's worker on CPU 1, for both modules. Runs alternate between the
+ * modules, in ABBA order (each runs first in every other pair); each figure is the median of
+ * RUNS runs. Output, one line per figure:
  *
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
  * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
  * With BENCH_FILTER in the environment, only the figures whose name contains it. Comment
- * lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, idle polls.
+ * lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, waits.
  */
 #include <dirent.h>
 #include <string.h>
@@ -81,7 +85,7 @@ static int pin(pid_t tid, int cpu)
 
 /*
  * Pins the device's worker to CPU 1 and the harness to CPU 0, the same for both modules:
- * otherwise where the scheduler puts the worker (beside the spinning harness or not) moves
+ * otherwise where the scheduler puts the worker (beside the harness or not) moves
  * a run's rate by a third either way. C vhost's worker is a thread of ours named
  * "vhost-<pid>"; ours a kernel thread named "vhost-rs-<pid>". Exits if it is not found.
  */
@@ -124,7 +128,7 @@ static double tx_run(const char *path, size_t flen)
 	struct dev d;
 	struct dvq *q;
 	uint8_t frame[2048];
-	long done = 0, kicks = 0, idle = 0;
+	long done = 0, kicks = 0, waits = 0;
 	double t0, t1;
 
 	if (dev_open(&d, path)) {
@@ -164,14 +168,19 @@ static double tx_run(const char *path, size_t flen)
 				kicks++;
 			}
 		} else {
-			sched_yield();
-			idle++;
+			/* Ring full: interrupt on, check again, sleep until the device uses some. */
+			q->avail->flags = 0;
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) == q->last_used) {
+				efd_count(q->call, 100);
+				waits++;
+			}
+			q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 		}
 		t1 = now();
 	}
 	dev_close(&d);
-	printf("# %s %zu B: %ld frames, %ld kicks, %ld idle polls\n", path, flen, done, kicks,
-	       idle);
+	printf("# %s %zu B: %ld frames, %ld kicks, %ld waits\n", path, flen, done, kicks, waits);
 	return done / (t1 - t0);
 }
 
