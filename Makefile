@@ -18,7 +18,7 @@
 #                                 build and install them for KVER (default: the running kernel)
 #   make bench                    ours against the C references, release kernel, one boot
 #              [BENCHES=a,b]      ... only these programs (e.g. vhost_blk_bench,hsm_bench)
-#              [FILTER=s]         ... only the figures whose name contains s
+#              [FILTER=s,t]       ... only the figures whose name contains s or t
 #              [PROFILE=1]        ... each program under kprof: where the CPU time went
 #
 # KDIR may name any Rust-enabled Linux 6.12 build tree; by default it is the cached test

@@ -8,7 +8,8 @@
 # build/bench-src, so the debug build in the tree is left alone.
 #
 # BENCHES=a,b runs only these programs (a boot is left out if none of its programs is
-# chosen), FILTER=s only the figures whose name contains s (programs that know BENCH_FILTER),
+# chosen), FILTER=s,t only the figures whose name contains s or t (selftests/include/
+# bench_filter.h; it replaces the third boot's own choice too),
 # PROFILE=1 runs each program under kprof and prints the "# " comment lines too, among them
 # kprof's: where the CPU time of all CPUs went, by kernel symbol and by thread.
 set -euo pipefail
@@ -29,17 +30,20 @@ scripts/initramfs.sh --kernel-dir "$KDIR" --modules "$BUILD/bench/modules" \
 
 # The programs of each boot: the HSM figures need User VMs, so hsm_bench runs in a second
 # boot, under our hypervisor; the first runs the others. A third boot runs vhost_net_bench
-# again with guest time counted in instructions (qemu-run.sh --icount): its figures, named
-# with "_icount", do not move with the host's load, which shifts single runs of the first
-# boot by a third either way (Documentation/performance.rst).
-plain=vhost_net_bench,vhost_blk_bench hv=hsm_bench ic=vhost_net_bench
+# and vhost_blk_bench again with guest time counted in instructions (qemu-run.sh --icount):
+# its figures, named with "_icount", do not move with the host's load, which shifts single
+# runs of the first boot by a third either way (Documentation/performance.rst). It leaves out
+# the figures whose driver or worker spins (_polled, _busypoll): under --icount a spinning
+# vCPU keeps its turn until its next timer tick, and the turns would set the rate.
+plain=vhost_net_bench,vhost_blk_bench hv=hsm_bench ic=vhost_net_bench,vhost_blk_bench
+ic_filter=${FILTER:-vhost_net_tx,_qd1_iops,_qd64_iops}
 if [ -n "${BENCHES:-}" ]; then
 	chosen() { tr ',' '\n' <<<"$BENCHES" | grep -Fx -f <(tr ',' '\n' <<<"$1") | paste -sd, - || true; }
 	plain=$(chosen "$plain") hv=$(chosen "$hv") ic=$(chosen "$ic")
 fi
-extra=
+extra= ic_extra=" acrn_rs.bench_filter=$ic_filter"
 [ -n "${FILTER:-}" ] && extra+=" acrn_rs.bench_filter=$FILTER"
-[ "${PROFILE:-0}" = 1 ] && extra+=" acrn_rs.profile=1"
+[ "${PROFILE:-0}" = 1 ] && extra+=" acrn_rs.profile=1" ic_extra+=" acrn_rs.profile=1"
 logs=()
 rm -f "$BUILD/bench/console.log" "$BUILD/bench/console-hv.log" "$BUILD/bench/console-icount.log"
 if [ -n "$plain" ]; then
@@ -60,7 +64,7 @@ fi
 if [ -n "$ic" ]; then
 	scripts/qemu-run.sh --timeout 1200 --icount 0 --kernel "$KDIR/arch/x86/boot/bzImage" \
 		--initrd "$BUILD/bench/initramfs.cpio.gz" \
-		--append "acrn_rs.mode=bench acrn_rs.benches=$ic$extra" \
+		--append "acrn_rs.mode=bench acrn_rs.benches=$ic$ic_extra" \
 		--log "$BUILD/bench/console-icount.log" >/dev/null || true
 	# Named apart from the first boot's figures.
 	sed -i 's/^bench \([^ ]*\)/bench \1_icount/' "$BUILD/bench/console-icount.log"

@@ -9,7 +9,7 @@
 #   acrn_rs.repeat=N          run the selected tests N times over (hunting flaky tests)
 #   acrn_rs.benches=a,b       bench mode: only these programs (default: every */*_bench)
 #   acrn_rs.bench_filter=S    bench mode: exported as BENCH_FILTER (programs that know it run
-#                          only the figures whose name contains S)
+#                          only the figures whose name contains a part of S, comma-separated)
 #   acrn_rs.profile=1         bench mode: run each program under /selftests/tools/kprof
 #   acrn_rs.demo=1            first launch the sample User VM (samples/dm + samples/guests)
 #

@@ -10,8 +10,8 @@
  * first in every other pair); then the same with a driver that polls the used ring instead
  * of sleeping ("_polled", same io_uring reference), and with the sleeping driver again, the
  * worker busy-polling for BUSYPOLL_US after its queue runs empty (module parameter poll_us;
- * "_busypoll"). With BENCH_FILTER in the environment, only the figures whose name contains
- * it. "#" lines: how busy the device's worker, its helper thread and the driver were.
+ * "_busypoll"). With BENCH_FILTER (bench_filter.h), only the figures whose name contains a
+ * part of it. "#" lines: how busy the device's worker, its helper thread and the driver were.
  */
 #include <dirent.h>
 #include <linux/io_uring.h>
@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "bench_filter.h"
 #include "blk_harness.h"
 
 #define RUNS	5
@@ -387,13 +388,12 @@ int main(void)
 		/* mode 0: sleeping driver; 1: polling driver; 2: sleeping, worker busy-polls. */
 		int write = i / 2 % 2, qd = i % 2 ? MAXQD : 1, mode = i / 4, poll = mode == 1;
 		double ours[RUNS], ref[RUNS], wcpu = 0, hcpu = 0, dcpu = 0, wall = 0;
-		const char *filter = getenv("BENCH_FILTER");
 		char name[64];
 
 		snprintf(name, sizeof(name), "vhost_blk_4k_rand%s_qd%d%s_iops",
 			 write ? "write" : "read", qd,
 			 mode == 1 ? "_polled" : mode == 2 ? "_busypoll" : "");
-		if (filter && *filter && !strstr(name, filter))
+		if (!bench_chosen(name))
 			continue;
 
 		if (set_poll_us(mode == 2 ? BUSYPOLL_US : "0")) {

@@ -15,7 +15,7 @@
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
  * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
- * With BENCH_FILTER in the environment, only the figures whose name contains it. Comment
+ * With BENCH_FILTER (bench_filter.h), only the figures whose name contains a part of it. Comment
  * lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, waits.
  */
 #include <dirent.h>
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_filter.h"
 #include "vhost_harness.h"
 
 #define RUNS		5
@@ -194,9 +195,7 @@ static int cmp(const void *a, const void *b)
 static void figure(const char *name, size_t flen, double scale)
 {
 	double ours[RUNS], ref[RUNS];
-	const char *filter = getenv("BENCH_FILTER");
-
-	if (filter && *filter && !strstr(name, filter))
+	if (!bench_chosen(name))
 		return;
 	/* ABBA order: each module runs first in every other pair (no order effect). */
 	for (int i = 0; i < RUNS; i++) {
