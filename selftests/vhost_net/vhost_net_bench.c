@@ -15,8 +15,8 @@
  *   bench <name> ours=<value> ref=<value> ratio=<ours/ref>
  *
  * Not a test: run by `make bench` (scripts/bench.sh) on a kernel without debug options.
- * With BENCH_FILTER (bench_filter.h), only the figures whose name contains a part of it. Comment
- * lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, waits.
+ * With BENCH_FILTER (bench_filter.h), only the figures whose name contains a part of it.
+ * Comment lines ("# ", shown by `make bench PROFILE=1`) give each run: frames, kicks, waits.
  */
 #include <dirent.h>
 #include <string.h>
@@ -195,6 +195,7 @@ static int cmp(const void *a, const void *b)
 static void figure(const char *name, size_t flen, double scale)
 {
 	double ours[RUNS], ref[RUNS];
+
 	if (!bench_chosen(name))
 		return;
 	/* ABBA order: each module runs first in every other pair (no order effect). */
